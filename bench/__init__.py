@@ -1,0 +1,1 @@
+"""Benchmark suite comparing kubetask with peer task queues (issue 5)."""

@@ -1,0 +1,1 @@
+"""Peer task-queue benchmarks (Celery, Dramatiq, RQ) on a private redis-server."""

@@ -1,0 +1,140 @@
+"""The asyncio SDK: submit (one and many), get, wait, list, cancel, retry, stats."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+from kubetask.errors import TaskNotFound, ValidationError
+from kubetask.model import Task, TaskState, validate_name
+from kubetask.queue import Producer, Reader
+from kubetask.queue import codec as _codec
+from kubetask.store import Election, Get, Keyspace, Store, Watch
+
+from kubetask.client.spec import TaskSpec
+from kubetask.client.stats import QueueStats
+
+
+def parse_endpoints(endpoints: str | Sequence[str]) -> list[str]:
+    items = endpoints.split(",") if isinstance(endpoints, str) else list(endpoints)
+    result = [e.strip() for e in items if e.strip()]
+    if not result:
+        raise ValidationError("--etcd-endpoints is empty; give host:port[,host:port...]")
+    return result
+
+
+class AsyncClient:
+    """Talks to etcd directly; no server in between.
+
+        async with AsyncClient("localhost:2379") as client:
+            task = await client.submit("echo", {"duration": 0.1})
+            done = await client.wait([task.id])
+    """
+
+    def __init__(self, endpoints: str | Sequence[str] = "localhost:2379", *,
+                 namespace: str = "default", prefix: str = "/kubetask/",
+                 timeout: float = 5.0) -> None:
+        self.keys = Keyspace(prefix, validate_name("namespace", namespace))
+        self.store = Store(parse_endpoints(endpoints), timeout=timeout)
+        self.producer = Producer(self.store, self.keys)
+        self.reader = Reader(self.store, self.keys)
+
+    async def connect(self) -> None:
+        await self.store.start()
+
+    async def close(self) -> None:
+        await self.store.stop()
+
+    async def __aenter__(self) -> AsyncClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    # --- writes ------------------------------------------------------------------
+    async def submit(self, type: str, payload: Any = None, **options: Any) -> Task:
+        """Submit one task; options are TaskSpec fields (queue, priority, key, ...)."""
+        return (await self.submit_many([TaskSpec(type, payload, **options)]))[0]
+
+    async def submit_many(self, specs: Iterable[TaskSpec]) -> list[Task]:
+        """Validate all, then store all in batched transactions (none stored if any is bad)."""
+        now = time.time()
+        tasks = [spec.build(now) for spec in specs]
+        return await self.producer.submit(tasks)
+
+    async def cancel(self, task_id: str) -> Task:
+        return await self.producer.cancel(task_id)
+
+    async def retry(self, task_id: str) -> Task:
+        return await self.producer.retry(task_id)
+
+    # --- reads -------------------------------------------------------------------
+    async def get(self, task_id: str) -> Task:
+        return await self.reader.get(task_id)
+
+    async def list(self, *, queue: str | None = None, state: TaskState | str | None = None,
+                   limit: int = 100, after: str | None = None) -> list[Task]:
+        if isinstance(state, str):
+            try:
+                state = TaskState(state)
+            except ValueError:
+                raise ValidationError(f"unknown state {state!r}: use one of "
+                                      f"{', '.join(s.value for s in TaskState)}") from None
+        return await self.reader.list(queue=queue, state=state, limit=limit, after=after)
+
+    async def queues(self) -> list[str]:
+        return await self.reader.queues()
+
+    async def stats(self, queue: str | None = None) -> list[QueueStats]:
+        queues = [queue] if queue is not None else await self.reader.queues()
+        out = []
+        for q in queues:
+            counts = await self.reader.counts(q)
+            workers = await self.reader.workers(q)
+            leader = await Election(self.store, self.keys.election(q), lease=0,
+                                    value=b"").leader()
+            out.append(QueueStats(counts, workers, leader.decode() if leader else None))
+        return out
+
+    async def wait(self, task_ids: Sequence[str], *, timeout: float | None = None) -> list[Task]:
+        """Block until every task is terminal; returns them in the given order."""
+        ids = list(dict.fromkeys(task_ids))
+        async with asyncio.timeout(timeout):
+            result = await self.store.txn([], [Get(self.keys.task(i)) for i in ids[:1]])
+            revision = result.revision
+            tasks: dict[str, Task] = {}
+            for task in await self.reader.get_many(ids):
+                tasks[task.id] = task
+            missing = [i for i in ids if i not in tasks]
+            if missing:
+                raise TaskNotFound(f"no task {missing[0]!r} in namespace "
+                                   f"{self.keys.namespace!r}")
+            open_ids = {i for i, t in tasks.items() if not t.terminal}
+            if open_ids:
+                await self._watch_until_terminal(open_ids, tasks, revision)
+        return [tasks[i] for i in ids]
+
+    async def _watch_until_terminal(self, open_ids: set[str], tasks: dict[str, Task],
+                                    revision: int) -> None:
+        # The read above was at or after `revision`; watching from revision + 1 may
+        # replay a change already seen, never miss one.
+        watch = Watch(self.store, self.keys.tasks(), start_revision=revision + 1,
+                      puts_only=True)
+        try:
+            async for batch in watch:
+                for event in batch:
+                    task_id = self.keys.task_id_of(event.key)
+                    if task_id in open_ids:
+                        task = _codec.load(event.kv.value)
+                        tasks[task_id] = task
+                        if task.terminal:
+                            open_ids.discard(task_id)
+                if not open_ids:
+                    return
+        finally:
+            watch.close()

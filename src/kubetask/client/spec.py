@@ -1,0 +1,48 @@
+"""What a user asks for when submitting: a TaskSpec, checked and turned into a Task."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kubetask.errors import ValidationError
+from kubetask.model import Priority, Task, new_task_id, validate_name, validate_payload
+from kubetask.model.validation import validate_max_retries, validate_timeout
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    type: str
+    payload: Any = None
+    queue: str = "default"
+    name: str | None = None
+    priority: int | str = Priority.NORMAL
+    max_retries: int = 3
+    timeout: float | None = None
+    key: str | None = None  # idempotency key
+    run_at: float | None = None  # epoch seconds; None: now
+    delay: float | None = None  # seconds from now (alternative to run_at)
+
+    def build(self, now: float | None = None) -> Task:
+        """Validate everything, then make the Task (nothing is written yet)."""
+        now = time.time() if now is None else now
+        queue = validate_name("queue", self.queue)
+        type_ = validate_name("task type", self.type)
+        name = validate_name("task", self.name if self.name is not None else type_)
+        key = validate_name("idempotency key", self.key) if self.key is not None else None
+        run_at = self.run_at
+        if self.delay is not None:
+            if run_at is not None:
+                raise ValidationError("give either run_at or delay, not both")
+            if self.delay < 0:
+                raise ValidationError(f"delay must not be negative, got {self.delay}")
+            run_at = now + self.delay
+        if run_at is not None and run_at <= now:
+            run_at = None
+        return Task(
+            id=new_task_id(), queue=queue, type=type_, name=name,
+            payload=validate_payload(self.payload), priority=Priority.parse(self.priority),
+            max_retries=validate_max_retries(self.max_retries),
+            timeout_seconds=validate_timeout(self.timeout), idempotency_key=key,
+            created_at=now, run_at=run_at)

@@ -1,0 +1,80 @@
+"""The blocking SDK: the asyncio client driven from a private event loop thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+from kubetask.client.aio import AsyncClient
+from kubetask.client.spec import TaskSpec
+from kubetask.client.stats import QueueStats
+from kubetask.model import Task, TaskState
+
+T = TypeVar("T")
+
+
+class Client:
+    """kubetask.Client(endpoints="localhost:2379"): submit, get, wait, list, cancel, retry.
+
+        with kubetask.Client() as client:
+            task = client.submit("echo", {"duration": 0.1}, priority="high")
+            print(client.wait([task.id])[0].state)
+    """
+
+    def __init__(self, endpoints: str | Sequence[str] = "localhost:2379", *,
+                 namespace: str = "default", prefix: str = "/kubetask/",
+                 timeout: float = 5.0) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="kubetask-client")
+        self._thread.start()
+        self._aio = AsyncClient(endpoints, namespace=namespace, prefix=prefix, timeout=timeout)
+        self._run(self._aio.connect())
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def close(self) -> None:
+        if self._loop.is_running():
+            self._run(self._aio.close())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            self._loop.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def submit(self, type: str, payload: Any = None, **options: Any) -> Task:
+        return self._run(self._aio.submit(type, payload, **options))
+
+    def submit_many(self, specs: Iterable[TaskSpec]) -> list[Task]:
+        return self._run(self._aio.submit_many(list(specs)))
+
+    def get(self, task_id: str) -> Task:
+        return self._run(self._aio.get(task_id))
+
+    def wait(self, task_ids: Sequence[str], *, timeout: float | None = None) -> list[Task]:
+        return self._run(self._aio.wait(task_ids, timeout=timeout))
+
+    def list(self, *, queue: str | None = None, state: TaskState | str | None = None,
+             limit: int = 100, after: str | None = None) -> list[Task]:
+        return self._run(self._aio.list(queue=queue, state=state, limit=limit, after=after))
+
+    def cancel(self, task_id: str) -> Task:
+        return self._run(self._aio.cancel(task_id))
+
+    def retry(self, task_id: str) -> Task:
+        return self._run(self._aio.retry(task_id))
+
+    def stats(self, queue: str | None = None) -> list[QueueStats]:
+        return self._run(self._aio.stats(queue))
+
+    def queues(self) -> list[str]:
+        return self._run(self._aio.queues())

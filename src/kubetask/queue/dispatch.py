@@ -1,0 +1,172 @@
+"""Leader-side moves of tasks, each fenced on the leader's election key.
+
+pending -> assigned (dispatch), delayed -> pending (backoff over), and orphaned
+assigned/running -> pending (the worker's lease, and so its assignment, is gone).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kubetask.errors import NotLeader
+from kubetask.model import Attempt, Task, TaskState
+from kubetask.queue import codec
+from kubetask.queue.batching import chunks
+from kubetask.store import Compare, Delete, Get, KeyValue, Keyspace, Op, Put, Store
+
+log = logging.getLogger(__name__)
+
+# A task whose worker was lost this many times in a row goes dead instead of looping
+# forever (a poison task that kills its worker). Lost attempts do not use up retries.
+MAX_LOST = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    kv: KeyValue
+    task: Task
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    pending: Pending
+    worker: str
+    lease: int
+
+
+class Dispatcher:
+    """The fenced writes of the scheduler leader of one queue."""
+
+    def __init__(self, store: Store, keys: Keyspace, queue: str) -> None:
+        self.store = store
+        self.keys = keys
+        self.queue = queue
+
+    async def next_pending(self, limit: int) -> tuple[list[Pending], bool]:
+        """Up to `limit` pending tasks in dispatch order (priority, then FIFO); and
+        whether more remain."""
+        result = await self.store.range(Get(self.keys.pending_all(self.queue), prefix=True),
+                                        limit=limit)
+        return [Pending(kv, codec.load(kv.value)) for kv in result.kvs], result.more
+
+    async def assign(self, placements: Sequence[Placement], fence: Compare) -> list[Placement]:
+        """Commit placements; returns those committed. Raises NotLeader when the fence
+        fails, LeaseLost when a worker's lease is gone (caller drops that worker)."""
+        committed: list[Placement] = []
+        for group in chunks(placements, ops_per_item=4, extra_ops=0,
+                            size_of=[3 * len(p.pending.kv.value) for p in placements]):
+            committed += await self._assign_group(group, fence)
+        return committed
+
+    async def _assign_group(self, group: list[Placement], fence: Compare) -> list[Placement]:
+        compares = [fence]
+        ops: list[Op] = []
+        now = time.time()
+        for p in group:
+            task = p.pending.task.evolve(state=TaskState.ASSIGNED, worker=p.worker,
+                                         attempts=p.pending.task.attempts + 1, error=None)
+            blob = codec.dump(task)
+            compares.append(Compare.mod_revision(p.pending.kv.key, p.pending.kv.mod_revision))
+            ops += [Delete(p.pending.kv.key),
+                    Put(self.keys.task(task.id), blob),
+                    Put(self.keys.active(self.queue, p.worker, task.id), str(now).encode()),
+                    Put(self.keys.assignment(p.worker, task.id), blob, p.lease)]
+        result = await self.store.txn(compares, ops, [Get(fence.key, keys_only=True)])
+        if result.succeeded:
+            return group
+        leader = result.responses[0]
+        assert leader is not None and not isinstance(leader, int)
+        if not leader.kvs or leader.kvs[0].create_revision != fence.value:
+            raise NotLeader("leadership lost before dispatch committed")
+        # Some pending key changed under us (a cancel): commit the rest one by one.
+        committed: list[Placement] = []
+        if len(group) > 1:
+            for p in group:
+                committed += await self._assign_group([p], fence)
+        return committed
+
+    # --- delayed -> pending ------------------------------------------------------
+    async def due_delayed(self, now: float, limit: int = 256) -> tuple[list[KeyValue], float | None]:
+        """Delayed tasks due by `now`, and the due time of the next one not yet due."""
+        result = await self.store.range(Get(self.keys.delayed_all(self.queue), prefix=True),
+                                        limit=limit)
+        due = [kv for kv in result.kvs if self.keys.due_of(kv.key) <= now]
+        later = [self.keys.due_of(kv.key) for kv in result.kvs if self.keys.due_of(kv.key) > now]
+        return due, (min(later) if later else None)
+
+    async def promote(self, due: Sequence[KeyValue], fence: Compare) -> int:
+        moved = 0
+        for group in chunks(due, ops_per_item=3, size_of=[2 * len(kv.value) for kv in due]):
+            compares = [fence]
+            ops: list[Op] = []
+            for kv in group:
+                task = codec.load(kv.value).evolve(state=TaskState.PENDING, run_at=None)
+                blob = codec.dump(task)
+                compares.append(Compare.mod_revision(kv.key, kv.mod_revision))
+                ops += [Delete(kv.key), Put(self.keys.task(task.id), blob),
+                        Put(self.keys.pending(self.queue, task.priority, task.id), blob)]
+            result = await self.store.txn(compares, ops)
+            if result.succeeded:
+                moved += len(group)
+            elif len(group) > 1:
+                for kv in group:
+                    moved += await self.promote([kv], fence)
+        return moved
+
+    # --- orphans -> pending --------------------------------------------------------
+    async def orphans(self) -> list[KeyValue]:
+        """Active entries whose assignment is gone (worker lease expired)."""
+        active = await self.store.range_all(Get(self.keys.active_all(self.queue), prefix=True,
+                                                keys_only=True))
+        by_worker: dict[str, list[KeyValue]] = {}
+        for kv in active.kvs:
+            by_worker.setdefault(self.keys.worker_of_active(kv.key), []).append(kv)
+        lost: list[KeyValue] = []
+        for worker, kvs in by_worker.items():
+            assigned = await self.store.range_all(Get(self.keys.assignments(worker), prefix=True,
+                                                      keys_only=True))
+            live = {self.keys.task_id_of(kv.key) for kv in assigned.kvs}
+            lost += [kv for kv in kvs if self.keys.task_id_of(kv.key) not in live
+                     and kv.mod_revision <= active.revision]
+        return lost
+
+    async def requeue_orphan(self, active: KeyValue, fence: Compare) -> TaskState | None:
+        """Hand an orphaned task back to pending (or to its end, when cancelled or lost
+        too often). Returns the state it moved to, None if something changed meanwhile."""
+        worker = self.keys.worker_of_active(active.key)
+        task_id = self.keys.task_id_of(active.key)
+        record = await self.store.get(self.keys.task(task_id))
+        if record is None:
+            await self.store.txn([fence, Compare.mod_revision(active.key, active.mod_revision)],
+                                 [Delete(active.key)])
+            return None
+        task = codec.load(record.value)
+        cancel = await self.store.get(self.keys.cancel(task_id))
+        attempt = Attempt(number=task.attempts, worker=worker, token=0,
+                          started_at=task.started_at, finished_at=time.time(), outcome="lost",
+                          error=f"worker {worker} lost (lease expired)")
+        history = (*task.history, attempt)
+        ops: list[Op] = [Delete(active.key)]
+        if cancel is not None:
+            after = task.evolve(state=TaskState.CANCELLED, finished_at=time.time(),
+                                history=history, error="cancelled by request")
+            ops += [Delete(cancel.key), Put(self.keys.done(self.queue, "cancelled", task_id), b"")]
+        elif task.lost + 1 >= MAX_LOST:
+            after = task.evolve(state=TaskState.DEAD, finished_at=time.time(), history=history,
+                                lost=task.lost + 1,
+                                error=f"lost its worker {task.lost + 1} times in a row")
+            ops.append(Put(self.keys.done(self.queue, "dead", task_id), b""))
+        else:
+            after = task.evolve(state=TaskState.PENDING, worker=None, history=history,
+                                lost=task.lost + 1, attempts=max(task.attempts - 1, 0))
+            ops.append(Put(self.keys.pending(self.queue, task.priority, task_id),
+                           codec.dump(after)))
+        ops.append(Put(record.key, codec.dump(after)))
+        result = await self.store.txn(
+            [fence, Compare.mod_revision(active.key, active.mod_revision),
+             Compare.absent(self.keys.assignment(worker, task_id)),
+             Compare.mod_revision(record.key, record.mod_revision)], ops)
+        return after.state if result.succeeded else None

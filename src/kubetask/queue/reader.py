@@ -1,0 +1,120 @@
+"""Reads for users and dashboards: one task, lists by state, exact counts, workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+
+from kubetask.errors import TaskNotFound, ValidationError
+from kubetask.model import Priority, Task, TaskState, WorkerInfo
+from kubetask.queue import codec
+from kubetask.store import Get, Keyspace, Store
+
+# Which index holds the tasks of each state (assigned and running share `active`).
+_INDEX = {
+    TaskState.PENDING: "pending",
+    TaskState.ASSIGNED: "active",
+    TaskState.RUNNING: "active",
+    TaskState.RETRYING: "delayed",
+    TaskState.SUCCEEDED: "done/succeeded",
+    TaskState.DEAD: "done/dead",
+    TaskState.CANCELLED: "done/cancelled",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    queue: str
+    pending_by_priority: dict[str, int]
+    running: int
+    retrying: int
+    succeeded: int
+    failed: int
+    dead: int
+    cancelled: int
+    workers: int
+    revision: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> int:
+        return sum(self.pending_by_priority.values())
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.running + self.retrying + self.succeeded + self.dead + \
+            self.cancelled
+
+
+class Reader:
+    def __init__(self, store: Store, keys: Keyspace) -> None:
+        self.store = store
+        self.keys = keys
+
+    async def get(self, task_id: str) -> Task:
+        kv = await self.store.get(self.keys.task(task_id))
+        if kv is None:
+            raise TaskNotFound(f"no task {task_id!r} in namespace {self.keys.namespace!r}")
+        return codec.load(kv.value)
+
+    async def get_many(self, task_ids: list[str]) -> list[Task]:
+        tasks: list[Task] = []
+        for start in range(0, len(task_ids), 100):
+            result = await self.store.txn([], [Get(self.keys.task(i))
+                                               for i in task_ids[start:start + 100]])
+            for response in result.responses:
+                if response is not None and not isinstance(response, int) and response.kvs:
+                    tasks.append(codec.load(response.kvs[0].value))
+        return tasks
+
+    async def queues(self) -> list[str]:
+        result = await self.store.range_all(Get(self.keys.queues(), prefix=True, keys_only=True))
+        return sorted({self.keys.queue_of(kv.key) for kv in result.kvs
+                       if kv.key.endswith("/meta")})
+
+    async def list(self, *, queue: str | None = None, state: TaskState | None = None,
+                   limit: int = 100, after: str | None = None) -> list[Task]:
+        """Tasks, newest first when unfiltered; filtered by queue and/or state."""
+        if limit < 1 or limit > 10_000:
+            raise ValidationError(f"limit must be from 1 to 10000, got {limit}")
+        if state is None:
+            tasks = await self._scan_records(limit=limit if queue is None else 0, after=after)
+            if queue is not None:
+                tasks = [t for t in tasks if t.queue == queue][:limit]
+            return tasks
+        queues = [queue] if queue is not None else await self.queues()
+        ids: list[str] = []
+        for q in queues:
+            prefix = f"{self.keys.queue(q)}{_INDEX[state]}/"
+            result = await self.store.range_all(Get(prefix, prefix=True, keys_only=True))
+            ids += [self.keys.task_id_of(kv.key) for kv in result.kvs]
+        ids.sort(reverse=True)
+        if after is not None:
+            ids = [i for i in ids if i < after]
+        tasks = await self.get_many(ids[: limit * 2] if state in (TaskState.ASSIGNED,
+                                                                   TaskState.RUNNING) else ids[:limit])
+        return [t for t in tasks if t.state is state][:limit]
+
+    async def _scan_records(self, *, limit: int, after: str | None) -> list[Task]:
+        prefix = self.keys.tasks()
+        get = Get(prefix, end=self.keys.task(after)) if after else Get(prefix, prefix=True)
+        result = await self.store.range(get, limit=limit, descend=True)
+        return [codec.load(kv.value) for kv in result.kvs]
+
+    async def counts(self, queue: str) -> QueueCounts:
+        """Exact figures for one queue, read at one revision in one round trip."""
+        base = self.keys.queue(queue)
+        names = [f"pending/{3 - p}/" for p in range(4)] + [
+            "active/", "delayed/", "done/succeeded/", "failures/", "done/dead/",
+            "done/cancelled/", "workers/"]
+        result = await self.store.txn([], [Get(base + n, prefix=True, count_only=True)
+                                           for n in names])
+        values = [r.count if r is not None and not isinstance(r, int) else 0
+                  for r in result.responses]
+        by_priority = {Priority(p).name.lower(): values[p] for p in range(4)}
+        return QueueCounts(queue, by_priority, *values[4:], revision=result.revision)
+
+    async def workers(self, queue: str) -> list[WorkerInfo]:
+        result = await self.store.range_all(Get(self.keys.workers(queue), prefix=True))
+        return [WorkerInfo.from_dict(orjson.loads(kv.value)) for kv in result.kvs]

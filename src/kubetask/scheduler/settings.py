@@ -1,0 +1,15 @@
+"""Scheduler settings, grouped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSettings:
+    queue: str = "default"
+    node_id: str = "scheduler"
+    strategy: str = "round_robin"
+    session_ttl: int = 5  # leader session lease; a dead leader is replaced within TTL + 1 s
+    sweep_interval: float = 2.0  # orphan and missed-event reconciliation
+    max_batch: int = 1024  # pending tasks read per dispatch round

@@ -1,0 +1,206 @@
+"""One leadership term: the loops the leader of a queue runs until it stops leading.
+
+- dispatch: pending tasks -> workers with free slots (watch-driven, batched);
+- promote: delayed tasks whose time has come -> pending;
+- recover: tasks of lost workers -> pending, and a periodic reconciliation sweep.
+Each loop lists, then watches from the list's revision + 1, and re-lists on compaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from kubetask.errors import Compacted, LeaseLost, NotLeader
+from kubetask.queue import Dispatcher, Placement
+from kubetask.scheduler.settings import SchedulerSettings
+from kubetask.scheduler.strategies import Strategy
+from kubetask.scheduler.view import WorkerView
+from kubetask.store import Compare, Event, Get, Keyspace, Store, Watch
+
+log = logging.getLogger(__name__)
+
+
+class LeaderTerm:
+    def __init__(self, store: Store, keys: Keyspace, settings: SchedulerSettings,
+                 strategy: Strategy, fence: Compare, metrics: TermMetrics | None = None) -> None:
+        self.store = store
+        self.keys = keys
+        self.settings = settings
+        self.queue = settings.queue
+        self.strategy = strategy
+        self.fence = fence
+        self.dispatcher = Dispatcher(store, keys, settings.queue)
+        self.view = WorkerView(keys, settings.queue)
+        self.metrics = metrics or TermMetrics()
+        self._dispatch_wake = asyncio.Event()
+        self._delayed_wake = asyncio.Event()
+        self._recover_wake = asyncio.Event()
+        self._watches: list[Watch] = []
+
+    async def run(self) -> None:
+        """Run until leadership is lost (raises NotLeader) or cancelled."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                await self._follow(self.keys.workers(self.queue), self._on_workers,
+                                   self._load_workers, group)
+                await self._follow(self.keys.active_all(self.queue), self._on_active,
+                                   self._load_active, group)
+                await self._follow(self.keys.pending_all(self.queue), self._on_pending,
+                                   None, group, puts_only=True)
+                await self._follow(self.keys.delayed_all(self.queue), self._on_delayed,
+                                   None, group, puts_only=True)
+                group.create_task(self._dispatch_loop(), name="dispatch")
+                group.create_task(self._promote_loop(), name="promote")
+                group.create_task(self._recover_loop(), name="recover")
+        except* NotLeader as eg:
+            raise eg.exceptions[0] from None
+        finally:
+            for watch in self._watches:
+                watch.close()
+
+    # --- list + watch ------------------------------------------------------------
+    async def _follow(self, prefix: str, on_events: Callable[[list[Event]], None],
+                      on_list: Callable[[Get], Awaitable[int]] | None,
+                      group: asyncio.TaskGroup, *, puts_only: bool = False) -> None:
+        async def initial() -> int:
+            if on_list is not None:
+                return await on_list(Get(prefix, prefix=True))
+            return await self.store.revision()
+
+        revision = await initial()
+
+        async def follow(revision: int) -> None:
+            while True:
+                watch = Watch(self.store, prefix, start_revision=revision + 1,
+                              puts_only=puts_only)
+                self._watches.append(watch)
+                try:
+                    async for batch in watch:
+                        on_events(batch)
+                except Compacted as exc:
+                    log.warning("%s: %s; re-listing", prefix, exc)
+                    revision = await initial()
+                    self._wake_all()
+                finally:
+                    watch.close()
+                    self._watches.remove(watch)
+
+        group.create_task(follow(revision), name=f"watch {prefix}")
+
+    async def _load_workers(self, get: Get) -> int:
+        result = await self.store.range_all(get)
+        self.view.load_workers(result.kvs)
+        self._wake_all()
+        return result.revision
+
+    async def _load_active(self, get: Get) -> int:
+        result = await self.store.range_all(Get(get.key, prefix=True, keys_only=True))
+        self.view.load_active(result.kvs)
+        return result.revision
+
+    def _wake_all(self) -> None:
+        self._dispatch_wake.set()
+        self._delayed_wake.set()
+        self._recover_wake.set()
+
+    def _on_workers(self, events: list[Event]) -> None:
+        if self.view.apply_worker_events(events):
+            self._recover_wake.set()
+        self._dispatch_wake.set()
+
+    def _on_active(self, events: list[Event]) -> None:
+        if self.view.apply_active_events(events):
+            self._dispatch_wake.set()
+
+    def _on_pending(self, events: list[Event]) -> None:
+        self._dispatch_wake.set()
+
+    def _on_delayed(self, events: list[Event]) -> None:
+        self._delayed_wake.set()
+
+    # --- dispatch ------------------------------------------------------------------
+    async def _dispatch_loop(self) -> None:
+        while True:
+            await self._dispatch_wake.wait()
+            self._dispatch_wake.clear()
+            while await self._dispatch_round():
+                pass
+
+    async def _dispatch_round(self) -> bool:
+        """Place as many pending tasks as there are free slots. True: go again at once."""
+        free = self.view.free_slots()
+        if free == 0:
+            return False
+        pending, more = await self.dispatcher.next_pending(min(free, self.settings.max_batch))
+        placements: list[Placement] = []
+        for item in pending:
+            candidates = self.view.candidates()
+            if not candidates:
+                break
+            worker = self.strategy.pick(candidates)
+            self.view.reserve(worker, item.task.id)
+            placements.append(Placement(item, worker.id, worker.lease))
+        if not placements:
+            return False
+        committed: list[Placement] = []
+        try:
+            committed = await self.dispatcher.assign(placements, self.fence)
+        except LeaseLost:
+            # A worker died between our view and the commit: refresh the view and retry.
+            await self._load_workers(Get(self.keys.workers(self.queue), prefix=True))
+        finally:
+            done = {p.pending.task.id for p in committed}
+            revision = 0
+            for p in placements:
+                self.view.settle(p.worker, p.pending.task.id,
+                                 committed=p.pending.task.id in done, revision=revision)
+        now = time.time()
+        for p in committed:
+            self.metrics.dispatched(now - p.pending.task.created_at, p.pending.task.priority)
+        return more or len(committed) < len(placements)
+
+    # --- delayed -> pending --------------------------------------------------------
+    async def _promote_loop(self) -> None:
+        while True:
+            due, next_due = await self.dispatcher.due_delayed(time.time())
+            if due:
+                await self.dispatcher.promote(due, self.fence)
+                continue
+            self._delayed_wake.clear()
+            timeout = None if next_due is None else max(next_due - time.time(), 0.01)
+            try:
+                await asyncio.wait_for(self._delayed_wake.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    # --- recovery and reconciliation ---------------------------------------------------
+    async def _recover_loop(self) -> None:
+        while True:
+            for orphan in await self.dispatcher.orphans():
+                state = await self.dispatcher.requeue_orphan(orphan, self.fence)
+                if state is not None:
+                    log.warning("task %s: worker %s lost; task is now %s",
+                                self.keys.task_id_of(orphan.key),
+                                self.keys.worker_of_active(orphan.key), state.value)
+                    self.metrics.recovered()
+            # Reconciliation: anything a watch missed is picked up by the next rounds.
+            self._dispatch_wake.set()
+            self._delayed_wake.set()
+            self._recover_wake.clear()
+            try:
+                await asyncio.wait_for(self._recover_wake.wait(), self.settings.sweep_interval)
+            except TimeoutError:
+                pass
+
+
+class TermMetrics:
+    """Hooks for figures a term produces (no-ops; the web layer plugs in Prometheus)."""
+
+    def dispatched(self, wait_seconds: float, priority: int) -> None:
+        """A task was assigned after waiting `wait_seconds` since submission."""
+
+    def recovered(self) -> None:
+        """A lost worker's task was handed back."""

@@ -1,0 +1,124 @@
+"""The leader's picture of the queue's workers and the slots their tasks hold.
+
+Fed by a list, then a watch, of the worker keys and of the active index; and by the
+leader's own committed assignments. Events and commits can arrive in either order, so
+a task id deleted while its assignment commit was in flight is remembered (tombstone).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+
+from kubetask.model import WorkerInfo
+from kubetask.scheduler.strategies import Candidate
+from kubetask.store import Event, KeyValue, Keyspace
+
+log = logging.getLogger(__name__)
+
+
+class WorkerView:
+    def __init__(self, keys: Keyspace, queue: str) -> None:
+        self.keys = keys
+        self.queue = queue
+        self.workers: dict[str, Candidate] = {}
+        self._orphan_active: dict[str, dict[str, int]] = {}  # active keys of unknown workers
+        self._inflight: set[str] = set()
+        self._tombstones: set[str] = set()
+
+    # --- workers -------------------------------------------------------------
+    def load_workers(self, kvs: list[KeyValue]) -> None:
+        seen = set()
+        for kv in kvs:
+            self._upsert_worker(kv)
+            seen.add(kv.key.rsplit("/", 1)[1])
+        for gone in set(self.workers) - seen:
+            self._drop_worker(gone)
+
+    def _upsert_worker(self, kv: KeyValue) -> None:
+        info = WorkerInfo.from_dict(orjson.loads(kv.value))
+        current = self.workers.get(info.id)
+        if current is None:
+            current = Candidate(info.id, kv.lease, info.capacity)
+            current.active = self._orphan_active.pop(info.id, {})
+            self.workers[info.id] = current
+            log.info("worker %s joined (capacity %d, weight %d)", info.id, info.capacity,
+                     info.weight)
+        current.lease = kv.lease
+        current.capacity = info.capacity
+        current.weight = info.weight
+        current.cpu_percent = info.cpu_percent
+        current.memory_percent = info.memory_percent
+        current.accepting = info.accepting
+
+    def _drop_worker(self, worker: str) -> None:
+        gone = self.workers.pop(worker, None)
+        if gone is not None:
+            log.info("worker %s left (%d tasks held)", worker, len(gone.active))
+
+    def apply_worker_events(self, events: list[Event]) -> bool:
+        """Returns True when a worker left (its tasks may need recovery)."""
+        left = False
+        for event in events:
+            if event.put:
+                self._upsert_worker(event.kv)
+            else:
+                self._drop_worker(event.key.rsplit("/", 1)[1])
+                left = True
+        return left
+
+    # --- active tasks ----------------------------------------------------------
+    def load_active(self, kvs: list[KeyValue]) -> None:
+        for worker in self.workers.values():
+            worker.active.clear()
+        self._orphan_active.clear()
+        for kv in kvs:
+            self._set_active(self.keys.worker_of_active(kv.key), self.keys.task_id_of(kv.key),
+                             kv.mod_revision)
+
+    def _holder(self, worker: str) -> dict[str, int]:
+        if worker in self.workers:
+            return self.workers[worker].active
+        return self._orphan_active.setdefault(worker, {})
+
+    def _set_active(self, worker: str, task_id: str, revision: int) -> None:
+        self._holder(worker)[task_id] = revision
+
+    def apply_active_events(self, events: list[Event]) -> bool:
+        """Returns True when a slot was freed."""
+        freed = False
+        for event in events:
+            worker = self.keys.worker_of_active(event.key)
+            task_id = self.keys.task_id_of(event.key)
+            if event.put:
+                if task_id not in self._tombstones:
+                    self._set_active(worker, task_id, event.kv.mod_revision)
+            else:
+                if task_id in self._inflight:
+                    self._tombstones.add(task_id)
+                self._holder(worker).pop(task_id, None)
+                freed = True
+        return freed
+
+    # --- placements --------------------------------------------------------------
+    def candidates(self) -> list[Candidate]:
+        return [w for w in self.workers.values() if w.free > 0]
+
+    def free_slots(self) -> int:
+        return sum(w.free for w in self.workers.values())
+
+    def reserve(self, worker: Candidate, task_id: str) -> None:
+        worker.reserved.add(task_id)
+        self._inflight.add(task_id)
+
+    def settle(self, worker_id: str, task_id: str, *, committed: bool, revision: int) -> None:
+        """The commit of a reservation returned."""
+        self._inflight.discard(task_id)
+        worker = self.workers.get(worker_id)
+        if worker is not None:
+            worker.reserved.discard(task_id)
+        if task_id in self._tombstones:
+            self._tombstones.discard(task_id)  # it already finished
+        elif committed:
+            self._set_active(worker_id, task_id, revision)

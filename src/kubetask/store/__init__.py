@@ -1,0 +1,37 @@
+"""The only code that talks to etcd: keys, transactions, leases, watches, election."""
+
+from kubetask.store.client import (
+    Compare,
+    Delete,
+    Get,
+    KeyValue,
+    Op,
+    Put,
+    RangeResult,
+    Store,
+    TxnResult,
+    retrying,
+)
+from kubetask.store.election import Election
+from kubetask.store.keys import Keyspace, prefix_end
+from kubetask.store.lease import LeaseKeeper
+from kubetask.store.watch import Event, Watch
+
+__all__ = [
+    "Compare",
+    "Delete",
+    "Election",
+    "Event",
+    "Get",
+    "KeyValue",
+    "Keyspace",
+    "LeaseKeeper",
+    "Op",
+    "Put",
+    "RangeResult",
+    "Store",
+    "TxnResult",
+    "Watch",
+    "prefix_end",
+    "retrying",
+]

@@ -1,0 +1,388 @@
+"""The etcd connection: KV reads and writes, transactions, leases, compaction.
+
+This module and its siblings are the only code that imports the etcd client (the gRPC
+stubs generated for etcd's v3 API, shipped by the `etcd3aio` package). Everything above
+the store sees plain dataclasses and kubetask errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+import grpc.aio
+from etcd3aio import _protobuf as pb
+
+from kubetask.errors import LeaseLost, StoreError, StoreUnavailable
+from kubetask.store.keys import prefix_end
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+_GRPC_OPTIONS = [
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.lb_policy_name", "round_robin"),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyValue:
+    key: str
+    value: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+    lease: int
+
+
+@dataclass(frozen=True, slots=True)
+class RangeResult:
+    kvs: list[KeyValue]
+    count: int
+    more: bool
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    key: str
+    value: bytes
+    lease: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    key: str
+    prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Get:
+    key: str
+    prefix: bool = False
+    keys_only: bool = False
+    count_only: bool = False
+    end: str | None = None  # explicit exclusive range end (instead of `prefix`)
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """One condition of a transaction: `<target>(key) <op> value`."""
+
+    key: str
+    target: str  # "version" | "create" | "mod" | "value" | "lease"
+    op: str  # "==" | "!=" | ">" | "<"
+    value: int | bytes
+
+    @staticmethod
+    def absent(key: str) -> Compare:
+        return Compare(key, "version", "==", 0)
+
+    @staticmethod
+    def present(key: str) -> Compare:
+        return Compare(key, "version", ">", 0)
+
+    @staticmethod
+    def mod_revision(key: str, revision: int) -> Compare:
+        return Compare(key, "mod", "==", revision)
+
+    @staticmethod
+    def create_revision(key: str, revision: int) -> Compare:
+        return Compare(key, "create", "==", revision)
+
+
+Op = Put | Delete | Get
+
+
+@dataclass(frozen=True, slots=True)
+class TxnResult:
+    succeeded: bool
+    revision: int
+    responses: list[RangeResult | int | None]  # Get -> RangeResult, Delete -> count, Put -> None
+
+
+_TARGETS = {
+    "version": pb.Compare.VERSION,
+    "create": pb.Compare.CREATE,
+    "mod": pb.Compare.MOD,
+    "value": pb.Compare.VALUE,
+    "lease": pb.Compare.LEASE,
+}
+_RESULTS = {"==": pb.Compare.EQUAL, "!=": pb.Compare.NOT_EQUAL, ">": pb.Compare.GREATER, "<": pb.Compare.LESS}
+_TARGET_FIELD = {"version": "version", "create": "create_revision", "mod": "mod_revision",
+                 "value": "value", "lease": "lease"}
+
+
+def _kv(raw: Any) -> KeyValue:
+    return KeyValue(raw.key.decode(), raw.value, raw.create_revision, raw.mod_revision,
+                    raw.version, raw.lease)
+
+
+def _range_request(get: Get, *, limit: int = 0, revision: int = 0,
+                   descend: bool = False, serializable: bool = False) -> Any:
+    request = pb.RangeRequest(key=get.key.encode(), limit=limit, revision=revision,
+                              keys_only=get.keys_only, count_only=get.count_only,
+                              serializable=serializable)
+    if get.end is not None:
+        request.range_end = get.end.encode()
+    elif get.prefix:
+        request.range_end = prefix_end(get.key).encode()
+    if descend:
+        request.sort_order = pb.RangeRequest.DESCEND
+        request.sort_target = pb.RangeRequest.KEY
+    return request
+
+
+def _request_op(op: Op) -> Any:
+    if isinstance(op, Put):
+        return pb.RequestOp(request_put=pb.PutRequest(key=op.key.encode(), value=op.value,
+                                                      lease=op.lease))
+    if isinstance(op, Delete):
+        request = pb.DeleteRangeRequest(key=op.key.encode())
+        if op.prefix:
+            request.range_end = prefix_end(op.key).encode()
+        return pb.RequestOp(request_delete_range=request)
+    return pb.RequestOp(request_range=_range_request(op))
+
+
+def _compare(cmp: Compare) -> Any:
+    message = pb.Compare(key=cmp.key.encode(), target=_TARGETS[cmp.target], result=_RESULTS[cmp.op])
+    setattr(message, _TARGET_FIELD[cmp.target], cmp.value)
+    return message
+
+
+def _response(raw: Any) -> RangeResult | int | None:
+    kind = raw.WhichOneof("response")
+    if kind == "response_range":
+        rr = raw.response_range
+        return RangeResult([_kv(kv) for kv in rr.kvs], rr.count, rr.more, rr.header.revision)
+    if kind == "response_delete_range":
+        return int(raw.response_delete_range.deleted)
+    return None
+
+
+def channel_target(endpoints: Sequence[str]) -> str:
+    """A gRPC target over all endpoints (names resolved now), balanced round robin."""
+    addresses: list[str] = []
+    for endpoint in endpoints:
+        endpoint = endpoint.strip().removeprefix("http://").removeprefix("https://")
+        if not endpoint:
+            continue
+        host, _, port = endpoint.rpartition(":")
+        if not host or not port.isdigit():
+            raise StoreError(f"etcd endpoint {endpoint!r} must look like host:port")
+        try:
+            infos = socket.getaddrinfo(host, int(port), socket.AF_INET, socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise StoreUnavailable(f"cannot resolve etcd endpoint {endpoint!r}: {exc}") from exc
+        address = f"{infos[0][4][0]}:{port}"
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise StoreError("no etcd endpoints given")
+    return "ipv4:" + ",".join(addresses)
+
+
+class Store:
+    """An asyncio connection to an etcd cluster.
+
+    Reads retry on unavailability until `timeout`. Writes are never retried blindly here:
+    every kubetask write is a compare-and-swap, so its caller retries and, when the first
+    try's outcome was unknown, reads back what happened (DESIGN.md §2.3).
+    """
+
+    def __init__(self, endpoints: Sequence[str], *, timeout: float = 5.0) -> None:
+        self.endpoints = list(endpoints)
+        self.timeout = timeout
+        self._target = channel_target(self.endpoints)
+        self._channel: grpc.aio.Channel | None = None
+        self._kv: Any = None
+        self._lease: Any = None
+        self._watch: Any = None
+        self._maintenance: Any = None
+
+    # --- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        if self._channel is not None:
+            return
+        self._channel = grpc.aio.insecure_channel(self._target, options=_GRPC_OPTIONS)
+        self._kv = pb.KVStub(self._channel)
+        self._lease = pb.LeaseStub(self._channel)
+        self._watch = pb.WatchStub(self._channel)
+        self._maintenance = pb.MaintenanceStub(self._channel)
+
+    async def stop(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+
+    async def __aenter__(self) -> Store:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+    @property
+    def watch_stub(self) -> Any:
+        return self._watch
+
+    @property
+    def lease_stub(self) -> Any:
+        return self._lease
+
+    # --- calls -----------------------------------------------------------------
+    async def _call(self, method: Callable[..., Awaitable[T]], request: Any, *, what: str,
+                    retry: bool, timeout: float | None = None) -> T:
+        deadline = asyncio.get_running_loop().time() + (timeout or self.timeout)
+        delay = 0.05
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                return await method(request, timeout=max(remaining, 0.05), wait_for_ready=True)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in _UNAVAILABLE:
+                    raise _translate(exc, what) from exc
+                if not retry or remaining <= delay:
+                    raise StoreUnavailable(
+                        f"etcd did not answer {what} ({exc.code().name}: {exc.details()}); "
+                        f"is etcd running at {', '.join(self.endpoints)}?"
+                    ) from exc
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 1.0)
+
+    async def get(self, key: str) -> KeyValue | None:
+        result = await self.range(Get(key))
+        return result.kvs[0] if result.kvs else None
+
+    async def range(self, get: Get, *, limit: int = 0, revision: int = 0, descend: bool = False,
+                    serializable: bool = False, timeout: float | None = None) -> RangeResult:
+        request = _range_request(get, limit=limit, revision=revision, descend=descend,
+                                 serializable=serializable)
+        rr = await self._call(self._kv.Range, request, what=f"read {get.key}", retry=True,
+                              timeout=timeout)
+        return RangeResult([_kv(kv) for kv in rr.kvs], rr.count, rr.more, rr.header.revision)
+
+    async def range_all(self, get: Get, *, page: int = 1000) -> RangeResult:
+        """Every key under a prefix at one revision, read in pages."""
+        kvs: list[KeyValue] = []
+        start = get.key
+        end = prefix_end(get.key) if get.prefix else None
+        revision = 0
+        while True:
+            request = pb.RangeRequest(key=start.encode(), limit=page, revision=revision,
+                                      keys_only=get.keys_only)
+            if end is not None:
+                request.range_end = end.encode()
+            rr = await self._call(self._kv.Range, request, what=f"read {get.key}", retry=True)
+            revision = revision or rr.header.revision
+            kvs.extend(_kv(kv) for kv in rr.kvs)
+            if not rr.more or not rr.kvs:
+                return RangeResult(kvs, len(kvs), False, revision)
+            start = rr.kvs[-1].key.decode() + "\x00"
+
+    async def count(self, prefix: str) -> int:
+        return (await self.range(Get(prefix, prefix=True, count_only=True))).count
+
+    async def put(self, key: str, value: bytes, *, lease: int = 0) -> int:
+        response = await self._call(self._kv.Put, pb.PutRequest(key=key.encode(), value=value,
+                                                                lease=lease),
+                                    what=f"write {key}", retry=False)
+        return int(response.header.revision)
+
+    async def delete(self, key: str, *, prefix: bool = False) -> int:
+        request = pb.DeleteRangeRequest(key=key.encode())
+        if prefix:
+            request.range_end = prefix_end(key).encode()
+        response = await self._call(self._kv.DeleteRange, request, what=f"delete {key}",
+                                    retry=False)
+        return int(response.deleted)
+
+    async def txn(self, compares: Iterable[Compare], success: Iterable[Op],
+                  failure: Iterable[Op] = (), *, timeout: float | None = None) -> TxnResult:
+        request = pb.TxnRequest(compare=[_compare(c) for c in compares],
+                                success=[_request_op(o) for o in success],
+                                failure=[_request_op(o) for o in failure])
+        response = await self._call(self._kv.Txn, request, what="transaction", retry=False,
+                                    timeout=timeout)
+        return TxnResult(bool(response.succeeded), int(response.header.revision),
+                         [_response(r) for r in response.responses])
+
+    # --- leases ----------------------------------------------------------------
+    async def grant(self, ttl: int) -> int:
+        response = await self._call(self._lease.LeaseGrant, pb.LeaseGrantRequest(TTL=ttl),
+                                    what="lease grant", retry=True)
+        if response.error:
+            raise StoreError(f"etcd refused a lease: {response.error}")
+        return int(response.ID)
+
+    async def revoke(self, lease: int) -> None:
+        try:
+            await self._call(self._lease.LeaseRevoke, pb.LeaseRevokeRequest(ID=lease),
+                             what="lease revoke", retry=True, timeout=2.0)
+        except LeaseLost:
+            pass
+
+    async def time_to_live(self, lease: int) -> int:
+        """Seconds left on `lease`, or -1 if it no longer exists."""
+        response = await self._call(self._lease.LeaseTimeToLive,
+                                    pb.LeaseTimeToLiveRequest(ID=lease),
+                                    what="lease lookup", retry=True)
+        return int(response.TTL)
+
+    # --- maintenance -----------------------------------------------------------
+    async def compact(self, revision: int, *, physical: bool = False) -> None:
+        await self._call(self._kv.Compact, pb.CompactionRequest(revision=revision,
+                                                                physical=physical),
+                         what="compaction", retry=True)
+
+    async def revision(self) -> int:
+        return (await self.range(Get("\x00", count_only=True))).revision
+
+    async def status(self) -> dict[str, int]:
+        response = await self._call(self._maintenance.Status, pb.StatusRequest(),
+                                    what="status", retry=True)
+        return {"db_size": int(response.dbSize), "db_size_in_use": int(response.dbSizeInUse),
+                "leader": int(response.leader), "raft_term": int(response.raftTerm),
+                "revision": int(response.header.revision)}
+
+
+def _translate(exc: grpc.aio.AioRpcError, what: str) -> StoreError:
+    details = exc.details() or ""
+    if "lease not found" in details:
+        return LeaseLost(f"{what}: the lease no longer exists in etcd")
+    if exc.code() == grpc.StatusCode.INVALID_ARGUMENT and "too many operations" in details:
+        return StoreError(f"{what}: too many operations in one transaction ({details})")
+    return StoreError(f"{what} failed: {exc.code().name}: {details}")
+
+
+async def retrying(call: Callable[[], Awaitable[T]], *, what: str, attempts: int = 20,
+                   first_delay: float = 0.1, max_delay: float = 3.0) -> T:
+    """Run `call`, retrying on StoreUnavailable with jittered backoff; logs each retry."""
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except StoreUnavailable as exc:
+            if attempt == attempts:
+                raise
+            log.warning("%s: etcd unavailable (%s); retry %d in %.1fs", what, exc, attempt, delay)
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, max_delay)
+    raise AssertionError("unreachable")

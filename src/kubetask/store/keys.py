@@ -1,0 +1,132 @@
+"""Every etcd key kubetask writes is spelled here, and only here.
+
+Layout under `<prefix><namespace>/` (names are validated: they never contain `/`):
+
+    tasks/<id>                             the task record (spec + status): the source of truth
+    q/<queue>/pending/<3-priority>/<id>    pending index; value = the record; key order = dispatch order
+    q/<queue>/delayed/<due-ms>/<id>        retry backoff and run-at tasks; value = the record
+    q/<queue>/active/<worker>/<id>         assigned or running on <worker>
+    q/<queue>/done/<state>/<id>            finished (succeeded, dead, cancelled)
+    q/<queue>/workers/<worker>             membership and load, under the worker's lease
+    q/<queue>/leader/<lease-hex>           election candidates; lowest create revision leads
+    q/<queue>/meta                         queue marker (so queues can be listed)
+    q/<queue>/failures/<id>.<attempt>      one key per failed attempt (exact counts, no hot key)
+    q/<queue>/idem/<key>                   idempotency key -> task id
+    assign/<worker>/<id>                   an assignment, under the worker's lease (fencing token)
+    cancel/<id>                            a cancel request for an assigned or running task
+
+Task ids are time-ordered, so the pending index is FIFO within a priority.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRIORITY_SLOTS = 3  # pending/<3-priority>: urgent (3) sorts as 0, first
+
+
+def prefix_end(prefix: str) -> str:
+    """The exclusive end of the range of keys starting with `prefix` (all ASCII here)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Keyspace:
+    """Key builder for one namespace under one prefix."""
+
+    prefix: str = "/kubetask/"
+    namespace: str = "default"
+
+    @property
+    def root(self) -> str:
+        return f"{self.prefix}{self.namespace}/"
+
+    # --- tasks -----------------------------------------------------------------
+    def task(self, task_id: str) -> str:
+        return f"{self.root}tasks/{task_id}"
+
+    def tasks(self) -> str:
+        return f"{self.root}tasks/"
+
+    def task_id_of(self, key: str) -> str:
+        return key.rsplit("/", 1)[1]
+
+    # --- queues ----------------------------------------------------------------
+    def queue(self, queue: str) -> str:
+        return f"{self.root}q/{queue}/"
+
+    def queues(self) -> str:
+        return f"{self.root}q/"
+
+    def queue_meta(self, queue: str) -> str:
+        return f"{self.queue(queue)}meta"
+
+    def queue_of(self, key: str) -> str:
+        return key[len(self.queues()) :].split("/", 1)[0]
+
+    def pending(self, queue: str, priority: int, task_id: str) -> str:
+        return f"{self.queue(queue)}pending/{PRIORITY_SLOTS - priority}/{task_id}"
+
+    def pending_all(self, queue: str) -> str:
+        return f"{self.queue(queue)}pending/"
+
+    def pending_priority(self, queue: str, priority: int) -> str:
+        return f"{self.queue(queue)}pending/{PRIORITY_SLOTS - priority}/"
+
+    def delayed(self, queue: str, due: float, task_id: str) -> str:
+        return f"{self.queue(queue)}delayed/{int(due * 1000):015d}/{task_id}"
+
+    def delayed_all(self, queue: str) -> str:
+        return f"{self.queue(queue)}delayed/"
+
+    def due_of(self, delayed_key: str) -> float:
+        return int(delayed_key.rsplit("/", 2)[1]) / 1000
+
+    def active(self, queue: str, worker: str, task_id: str) -> str:
+        return f"{self.queue(queue)}active/{worker}/{task_id}"
+
+    def active_all(self, queue: str) -> str:
+        return f"{self.queue(queue)}active/"
+
+    def active_of_worker(self, queue: str, worker: str) -> str:
+        return f"{self.queue(queue)}active/{worker}/"
+
+    def worker_of_active(self, key: str) -> str:
+        return key.rsplit("/", 2)[1]
+
+    def done(self, queue: str, state: str, task_id: str) -> str:
+        return f"{self.queue(queue)}done/{state}/{task_id}"
+
+    def done_state(self, queue: str, state: str) -> str:
+        return f"{self.queue(queue)}done/{state}/"
+
+    def workers(self, queue: str) -> str:
+        return f"{self.queue(queue)}workers/"
+
+    def worker(self, queue: str, worker: str) -> str:
+        return f"{self.queue(queue)}workers/{worker}"
+
+    def failures(self, queue: str) -> str:
+        return f"{self.queue(queue)}failures/"
+
+    def failure(self, queue: str, task_id: str, attempt: int) -> str:
+        return f"{self.queue(queue)}failures/{task_id}.{attempt}"
+
+    def election(self, queue: str) -> str:
+        return f"{self.queue(queue)}leader/"
+
+    def idempotency(self, queue: str, key: str) -> str:
+        return f"{self.queue(queue)}idem/{key}"
+
+    # --- per worker / per task signals ----------------------------------------
+    def assignments(self, worker: str) -> str:
+        return f"{self.root}assign/{worker}/"
+
+    def assignment(self, worker: str, task_id: str) -> str:
+        return f"{self.root}assign/{worker}/{task_id}"
+
+    def cancels(self) -> str:
+        return f"{self.root}cancel/"
+
+    def cancel(self, task_id: str) -> str:
+        return f"{self.root}cancel/{task_id}"

@@ -1,0 +1,84 @@
+"""A lease kept alive in the background, and told apart from a lease that is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import grpc
+import grpc.aio
+from etcd3aio import _protobuf as pb
+
+from kubetask.errors import StoreError
+from kubetask.store.client import Store
+
+log = logging.getLogger(__name__)
+
+
+class LeaseKeeper:
+    """Grants a lease of `ttl` seconds and refreshes it every ttl/3.
+
+    `lost` is set when etcd says the lease no longer exists, or when no refresh succeeded
+    for a whole TTL (then the lease has expired on the server too, or is about to: either
+    way, anything attached to it must be treated as gone).
+    """
+
+    def __init__(self, store: Store, ttl: int, *, name: str = "lease") -> None:
+        self._store = store
+        self.ttl = max(int(ttl), 2)
+        self.name = name
+        self.id = 0
+        self.lost = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.last_refresh = 0.0
+
+    async def start(self) -> int:
+        self.id = await self._store.grant(self.ttl)
+        self.last_refresh = time.monotonic()
+        self.lost.clear()
+        self._task = asyncio.create_task(self._run(), name=f"keepalive-{self.name}")
+        return self.id
+
+    async def stop(self, *, revoke: bool = True) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        if revoke and self.id and not self.lost.is_set():
+            with contextlib.suppress(StoreError):
+                await self._store.revoke(self.id)
+
+    def _mark_lost(self, why: str) -> None:
+        if not self.lost.is_set():
+            log.error("%s %x lost: %s", self.name, self.id, why)
+            self.lost.set()
+
+    async def _run(self) -> None:
+        interval = self.ttl / 3
+        while not self.lost.is_set():
+            call: Any = self._store.lease_stub.LeaseKeepAlive()
+            try:
+                while not self.lost.is_set():
+                    await call.write(pb.LeaseKeepAliveRequest(ID=self.id))
+                    response = await asyncio.wait_for(call.read(), timeout=interval)
+                    if response is grpc.aio.EOF:
+                        raise ConnectionError("keepalive stream closed")
+                    if response.TTL <= 0:
+                        self._mark_lost("etcd reports it expired")
+                        return
+                    self.last_refresh = time.monotonic()
+                    await asyncio.sleep(interval)
+            except (grpc.aio.AioRpcError, ConnectionError, TimeoutError) as exc:
+                silent = time.monotonic() - self.last_refresh
+                if silent > self.ttl:
+                    self._mark_lost(f"no refresh for {silent:.1f}s (> TTL {self.ttl}s)")
+                    return
+                log.warning("%s %x: keepalive failed (%s); retrying", self.name, self.id,
+                            type(exc).__name__)
+                await asyncio.sleep(min(0.5, interval / 2))
+            finally:
+                call.cancel()

@@ -1,0 +1,76 @@
+"""Group commit: attempt writes queue up while one transaction is in flight, then go
+together in the next. A start not yet written when its attempt ends is dropped: the end
+record carries the start time, so a fast task costs one write, not two."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from kubetask.errors import StoreError
+from kubetask.queue import AttemptLog, Write
+
+log = logging.getLogger(__name__)
+
+
+class Committer:
+    def __init__(self, attempts: AttemptLog) -> None:
+        self._log = attempts
+        self._queued: dict[str, tuple[Write, asyncio.Future[bool]]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="committer")
+
+    async def stop(self) -> None:
+        """Flush what is queued, then stop."""
+        if self._task is None:
+            return
+        while self._queued:
+            self._wake.set()
+            await asyncio.sleep(0.01)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    def submit(self, write: Write) -> asyncio.Future[bool]:
+        """Queue a write; the future says True once committed, False if the claim was stale."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        previous = self._queued.get(write.after.id)
+        if previous is not None and not previous[0].final:
+            previous[1].set_result(True)  # superseded by this write, which includes it
+        self._queued[write.after.id] = (write, future)
+        self._wake.set()
+        return future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._queued:
+                continue
+            batch, self._queued = self._queued, {}
+            delay = 0.05
+            uncertain = False
+            while True:
+                try:
+                    stale = await self._log.commit([w for w, _ in batch.values()])
+                    if uncertain:  # a stale claim may be our own first try having landed
+                        stale = {i for i in stale if not await self._log.landed(batch[i][0])}
+                    break
+                except StoreError as exc:
+                    # Unknown outcome or etcd away: the same writes are fenced on their
+                    # claims, so trying again can only commit them once.
+                    log.warning("committing %d attempt writes failed (%s); retrying",
+                                len(batch), exc)
+                    uncertain = True
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+            self.batches += 1
+            for task_id, (_, future) in batch.items():
+                if not future.done():
+                    future.set_result(task_id not in stale)

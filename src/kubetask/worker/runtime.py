@@ -1,0 +1,436 @@
+"""The worker process: register under a lease, receive assignments, run, commit, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import orjson
+
+from kubetask.errors import KubetaskError, StoreError, ValidationError
+from kubetask.model import MAX_RESULT_BYTES, Attempt, Task, TaskState, WorkerInfo, WorkerState
+from kubetask.model.validation import encode_json
+from kubetask.queue import AttemptLog, Claim, Write
+from kubetask.store import Event, Get, Keyspace, LeaseKeeper, Store, Watch
+from kubetask.worker.committer import Committer
+from kubetask.worker.executors import Executor, ExecutorRegistry, TaskContext
+from kubetask.worker.executors.base import call_async
+from kubetask.worker.load import LoadSampler
+from kubetask.worker.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+class WorkerMetrics:
+    """Hooks for figures a worker produces (no-ops; the web layer plugs in Prometheus)."""
+
+    def started(self, task: Task, wait_seconds: float) -> None:
+        """An attempt started `wait_seconds` after the task was submitted."""
+
+    def finished(self, task: Task, run_seconds: float) -> None:
+        """An attempt ended in `task.state` after `run_seconds`."""
+
+
+class _Stale(Exception):
+    """The claim is no longer ours: stop and commit nothing."""
+
+
+@dataclass
+class _Running:
+    claim: Claim
+    ctx: TaskContext
+    job: asyncio.Task[None] | None = None
+    call: asyncio.Future[Any] | None = None
+    started: bool = False
+    finishing: bool = False
+    stale: bool = False
+    handing_back: bool = False  # shutdown timeout: the attempt is abandoned and handed back
+    cancel_requested: bool = False
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+class Worker:
+    def __init__(self, store: Store, keys: Keyspace, settings: WorkerSettings,
+                 registry: ExecutorRegistry | None = None,
+                 metrics: WorkerMetrics | None = None) -> None:
+        self.store = store
+        self.keys = keys
+        self.settings = settings
+        self.id = settings.node_id
+        self.registry = registry or ExecutorRegistry()
+        self.metrics = metrics or WorkerMetrics()
+        self.succeeded = 0
+        self.failed = 0
+        self.started_at = time.time()
+        self.registered = asyncio.Event()
+        self._running: dict[str, _Running] = {}
+        self._cancels: set[str] = set()
+        self._slots = asyncio.Semaphore(settings.max_concurrent)
+        self._draining = asyncio.Event()
+        self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrent,
+                                        thread_name_prefix=f"kubetask-{self.id}")
+        self._load = LoadSampler()
+        self._lease: LeaseKeeper | None = None
+        self._committer: Committer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ---------------------------------------------------------------
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"worker-{self.id}")
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await self._task
+
+    async def stop(self, *, graceful: bool = True) -> None:
+        """Graceful: drain (no new tasks, running ones finish within the shutdown timeout,
+        the rest are handed back at once), then revoke the lease."""
+        if self._task is None:
+            return
+        if graceful:
+            await self.drain()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def __aenter__(self) -> Worker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+    @property
+    def running(self) -> int:
+        return sum(1 for r in self._running.values() if r.started)
+
+    def info(self) -> WorkerInfo:
+        cpu, memory = self._load.sample()
+        return WorkerInfo(
+            id=self.id, queue=self.settings.queue, capacity=self.settings.max_concurrent,
+            weight=self.settings.weight,
+            state=WorkerState.DRAINING if self._draining.is_set() else WorkerState.ACTIVE,
+            running=self.running, cpu_percent=cpu, memory_percent=memory,
+            succeeded=self.succeeded, failed=self.failed, hostname=socket.gethostname(),
+            pid=os.getpid(), started_at=self.started_at, heartbeat_at=time.time(),
+            types=self.registry.types)
+
+    async def _run(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._session()
+                delay = 0.2
+            except StoreError as exc:
+                log.warning("worker %s: etcd trouble (%s); re-registering in %.1fs", self.id,
+                            exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _session(self) -> None:
+        """One registration: from lease grant to lease loss (or stop)."""
+        lease = LeaseKeeper(self.store, self.settings.lease_ttl, name=f"worker {self.id}")
+        await lease.start()
+        self._lease = lease
+        attempts = AttemptLog(self.store, self.keys, self.id)
+        self._committer = Committer(attempts)
+        self._committer.start()
+        watches: list[Watch] = []
+        try:
+            await self._publish()
+            async with asyncio.TaskGroup() as group:
+                cancels = await self.store.range_all(Get(self.keys.cancels(), prefix=True,
+                                                         keys_only=True))
+                self._cancels = {self.keys.task_id_of(kv.key) for kv in cancels.kvs}
+                mine = await self.store.range_all(Get(self.keys.assignments(self.id), prefix=True))
+                watches.append(Watch(self.store, self.keys.assignments(self.id),
+                                     start_revision=mine.revision + 1))
+                watches.append(Watch(self.store, self.keys.cancels(),
+                                     start_revision=cancels.revision + 1, puts_only=True))
+                for kv in mine.kvs:
+                    self._on_assignment(kv.key, kv.value, kv.mod_revision)
+                self.registered.set()
+                log.info("worker %s registered on queue %s (capacity %d, weight %d, types %s)",
+                         self.id, self.settings.queue, self.settings.max_concurrent,
+                         self.settings.weight, ",".join(self.registry.types))
+                group.create_task(self._follow(watches[0], self._on_assignment_events))
+                group.create_task(self._follow(watches[1], self._on_cancel_events))
+                group.create_task(self._heartbeat())
+                await lease.lost.wait()
+                raise _SessionLost()
+        except* _SessionLost:
+            log.error("worker %s: lease lost; abandoning %d claims and re-registering",
+                      self.id, len(self._running))
+            self._abandon_all()
+        finally:
+            self.registered.clear()
+            for watch in watches:
+                watch.close()
+            await self._committer.stop()
+            await lease.stop(revoke=True)
+
+    async def _follow(self, watch: Watch, handle: Any) -> None:
+        async for batch in watch:
+            handle(batch)
+
+    async def _publish(self) -> None:
+        assert self._lease is not None
+        await self.store.put(self.keys.worker(self.settings.queue, self.id),
+                             orjson.dumps(self.info().to_dict()), lease=self._lease.id)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_interval)
+            try:
+                await self._publish()
+            except StoreError as exc:
+                log.warning("worker %s: heartbeat failed (%s)", self.id, exc)
+
+    # --- assignments and cancels --------------------------------------------------
+    def _on_assignment_events(self, batch: list[Event]) -> None:
+        for event in batch:
+            if event.put:
+                self._on_assignment(event.key, event.kv.value, event.kv.mod_revision)
+            else:
+                self._on_revoked(self.keys.task_id_of(event.key))
+
+    def _on_assignment(self, key: str, value: bytes, token: int) -> None:
+        task = Task.from_dict(orjson.loads(value))
+        if task.id in self._running:
+            return
+        claim = Claim(task, key, token)
+        ctx = TaskContext(task, self.id, token)
+        running = _Running(claim, ctx)
+        self._running[task.id] = running
+        if task.id in self._cancels:
+            running.cancel_requested = True
+            ctx.cancel()
+        running.job = asyncio.create_task(self._execute(running), name=f"task-{task.id}")
+
+    def _on_revoked(self, task_id: str) -> None:
+        running = self._running.get(task_id)
+        if running is None or running.finishing:
+            return
+        log.warning("task %s: assignment to worker %s vanished (lease expired?); "
+                    "dropping the attempt", task_id, self.id)
+        self._make_stale(running)
+
+    def _make_stale(self, running: _Running) -> None:
+        running.stale = True
+        running.ctx.cancel()
+        if running.call is not None:
+            running.call.cancel()
+
+    def _on_cancel_events(self, batch: list[Event]) -> None:
+        for event in batch:
+            task_id = self.keys.task_id_of(event.key)
+            running = self._running.get(task_id)
+            if running is None:
+                self._cancels.add(task_id)
+                if len(self._cancels) > 10_000:
+                    self._cancels.clear()
+                continue
+            log.info("task %s: cancel requested; stopping it on worker %s", task_id, self.id)
+            running.cancel_requested = True
+            running.ctx.cancel()
+            if running.call is not None:
+                running.call.cancel()
+
+    def _abandon_all(self) -> None:
+        for running in list(self._running.values()):
+            self._make_stale(running)
+            if running.job is not None:
+                running.job.cancel()
+        self._running.clear()
+
+    # --- running one attempt -----------------------------------------------------------
+    async def _execute(self, running: _Running) -> None:
+        task = running.claim.task
+        try:
+            if not await self._take_slot():
+                await self._hand_back(running, "worker draining before the task started")
+                return
+            try:
+                await self._attempt(running)
+            finally:
+                self._slots.release()
+        except _Stale:
+            pass
+        except KubetaskError as exc:
+            log.error("task %s on worker %s: %s", task.id, self.id, exc)
+        finally:
+            self._running.pop(task.id, None)
+            self._cancels.discard(task.id)
+
+    async def _take_slot(self) -> bool:
+        if self._draining.is_set():
+            return False
+        acquire = asyncio.ensure_future(self._slots.acquire())
+        drain = asyncio.ensure_future(self._draining.wait())
+        await asyncio.wait({acquire, drain}, return_when=asyncio.FIRST_COMPLETED)
+        drain.cancel()
+        if acquire.done() and not acquire.cancelled():
+            if self._draining.is_set():
+                self._slots.release()
+                return False
+            return True
+        acquire.cancel()
+        return False
+
+    async def _attempt(self, running: _Running) -> None:
+        assert self._committer is not None
+        claim, ctx = running.claim, running.ctx
+        started_at = time.time()
+        task = claim.task.evolve(state=TaskState.RUNNING, started_at=started_at, worker=self.id)
+        running.started = True
+        self.metrics.started(task, started_at - task.created_at)
+        start = self._committer.submit(Write(claim, task, final=False))
+        start.add_done_callback(lambda f: f.result() or self._make_stale(running))
+        if task.timeout_seconds:
+            ctx.deadline = time.monotonic() + task.timeout_seconds
+        executor = self.registry.get(task.type)
+        result: Any = None
+        error: str | None = None
+        if running.cancel_requested:
+            error = "cancelled by request"
+        elif executor is None:
+            error = (f"no executor for task type {task.type!r} on worker {self.id} "
+                     f"(it knows: {', '.join(self.registry.types)})")
+        else:
+            try:
+                result = await self._invoke(executor, running)
+                encode_json(result, what="result", limit=MAX_RESULT_BYTES)
+            except _Stale:
+                raise
+            except TimeoutError:
+                error = f"timed out after {task.timeout_seconds}s"
+            except asyncio.CancelledError:
+                if running.stale or running.handing_back:
+                    raise _Stale() from None
+                error = "cancelled by request"
+            except ValidationError as exc:
+                error = str(exc)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+        if running.stale or running.handing_back:
+            raise _Stale()
+        await self._finish(running, task, result, error, executor is None)
+
+    async def _invoke(self, executor: Executor, running: _Running) -> Any:
+        task, ctx = running.claim.task, running.ctx
+        timeout = task.timeout_seconds
+        if executor.is_async:
+            running.call = asyncio.ensure_future(call_async(executor, task, ctx))
+            return await asyncio.wait_for(running.call, timeout)
+        loop = asyncio.get_running_loop()
+        running.call = loop.run_in_executor(self._pool, executor.run, task, ctx)
+        call = running.call
+        try:
+            return await asyncio.wait_for(asyncio.shield(call), timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            ctx.cancel()  # sync code stops cooperatively; its slot is held until it returns
+            if not (running.stale or running.handing_back):
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(asyncio.shield(call), self.settings.shutdown_timeout)
+            raise
+
+    async def _finish(self, running: _Running, task: Task, result: Any, error: str | None,
+                      no_executor: bool) -> None:
+        assert self._committer is not None
+        now = time.time()
+        attempt = Attempt(number=task.attempts, worker=self.id, token=running.claim.token,
+                          started_at=task.started_at, finished_at=now,
+                          outcome="succeeded" if error is None else "failed", error=error)
+        history = (*task.history, attempt)
+        failed = error is not None
+        if running.cancel_requested or running.ctx.cancelled and error == "cancelled by request":
+            after = task.evolve(state=TaskState.CANCELLED, finished_at=now, history=history,
+                                error="cancelled by request", result=None)
+            failed = False
+        elif error is None:
+            after = task.evolve(state=TaskState.SUCCEEDED, result=result, finished_at=now,
+                                history=history, error=None)
+        elif no_executor or task.attempts > task.max_retries:
+            after = task.evolve(state=TaskState.DEAD, finished_at=now, history=history,
+                                error=error)
+        else:
+            due = now + self.settings.retry.delay(task.attempts)
+            after = task.evolve(state=TaskState.RETRYING, run_at=due, history=history,
+                                error=error, worker=None)
+        running.finishing = True
+        committed = await self._committer.submit(
+            Write(running.claim, after, final=True, failed=failed,
+                  cancel_requested=running.cancel_requested))
+        if not committed:
+            log.warning("task %s: worker %s's attempt %d was superseded; its %s is dropped",
+                        task.id, self.id, task.attempts, after.state.value)
+            return
+        if after.state is TaskState.SUCCEEDED:
+            self.succeeded += 1
+        elif failed:
+            self.failed += 1
+        self.metrics.finished(after, now - (task.started_at or now))
+        level = logging.INFO if after.state is TaskState.SUCCEEDED else logging.WARNING
+        log.log(level, "task %s (%s) attempt %d on worker %s: %s%s", task.id, task.type,
+                task.attempts, self.id, after.state.value, f" ({error})" if error else "")
+
+    async def _hand_back(self, running: _Running, why: str) -> None:
+        assert self._committer is not None
+        task = running.claim.task
+        attempt = Attempt(number=task.attempts, worker=self.id, token=running.claim.token,
+                          finished_at=time.time(), outcome="handed-back", error=why)
+        after = task.evolve(state=TaskState.PENDING, worker=None, attempts=task.attempts - 1,
+                            history=(*task.history, attempt), started_at=None)
+        running.finishing = True
+        if await self._committer.submit(Write(running.claim, after, final=True)):
+            log.info("task %s handed back by worker %s: %s", task.id, self.id, why)
+
+    # --- graceful shutdown ---------------------------------------------------------
+    async def drain(self) -> None:
+        if self._draining.is_set():
+            return
+        self._draining.set()
+        log.info("worker %s draining: %d running, waiting up to %.0fs", self.id, self.running,
+                 self.settings.shutdown_timeout)
+        with contextlib.suppress(StoreError):
+            if self._lease is not None and self.registered.is_set():
+                await self._publish()
+        jobs = [r.job for r in self._running.values() if r.job is not None]
+        if jobs:
+            _, late = await asyncio.wait(jobs, timeout=self.settings.shutdown_timeout)
+            for running in list(self._running.values()):
+                if running.job in late:
+                    await self._interrupt(running)
+        if self._committer is not None:
+            await self._committer.stop()
+        if self._lease is not None:
+            await self._lease.stop(revoke=True)  # the worker key and any claim left go with it
+        log.info("worker %s stopped (succeeded %d, failed %d)", self.id, self.succeeded,
+                 self.failed)
+
+    async def _interrupt(self, running: _Running) -> None:
+        """Shutdown timeout: stop the attempt and hand the task back now."""
+        if running.finishing:
+            return  # its end is being committed already
+        running.handing_back = True
+        running.ctx.cancel()
+        if running.job is not None:
+            running.job.cancel()
+            with contextlib.suppress(BaseException):
+                await running.job
+        await self._hand_back(running, "worker shut down before the task finished")
+
+
+class _SessionLost(Exception):
+    pass
