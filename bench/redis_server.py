@@ -98,14 +98,22 @@ def _launch(binary: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
     """Spawn redis-server in the foreground with persistence off."""
     args = [
         binary,
-        "--bind", HOST,
-        "--port", str(port),
-        "--dir", str(workdir),
-        "--save", "",
-        "--appendonly", "no",
-        "--daemonize", "no",
-        "--protected-mode", "yes",
-        "--logfile", str(workdir / "redis.log"),
+        "--bind",
+        HOST,
+        "--port",
+        str(port),
+        "--dir",
+        str(workdir),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "yes",
+        "--logfile",
+        str(workdir / "redis.log"),
     ]
     return subprocess.Popen(args, stdin=subprocess.DEVNULL, cwd=workdir)
 

@@ -23,7 +23,9 @@ from bench.peers.workloads import Peer, Session, run_submit
 from bench.redis_server import find_binary, start_redis
 from bench.stats import Result, write_results
 
-PEERS: dict[str, Peer] = {p.name: p for p in (celery_bench.PEER, dramatiq_bench.PEER, rq_bench.PEER)}
+PEERS: dict[str, Peer] = {
+    p.name: p for p in (celery_bench.PEER, dramatiq_bench.PEER, rq_bench.PEER)
+}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "peers.json"
 SLEEP_S = 0.010
 SETTLE_S = 0.5
@@ -115,7 +117,8 @@ def collect(
 def versions() -> dict[str, str]:
     """Versions of the peers, redis-py, redis-server and Python."""
     out = {name: importlib.metadata.version(name) for name in ("celery", "dramatiq", "rq", "redis")}
-    server = subprocess.run([find_binary(), "--version"], capture_output=True, text=True, timeout=10)
+    cmd = [find_binary(), "--version"]
+    server = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=True)
     out["redis-server"] = server.stdout.strip()
     out["python"] = platform.python_version()
     return out
@@ -132,7 +135,8 @@ def run_all(plan: Plan, systems: Sequence[str], concurrency: int) -> tuple[list[
                 log(f"run {run}/{plan.runs}: {name}")
                 t0 = time.monotonic()
                 try:
-                    redis.Redis.from_url(srv.url).flushall()
+                    with redis.Redis.from_url(srv.url) as r:
+                        r.flushall()
                     figs = measure_with_workers(PEERS[name], srv.url, plan, concurrency)
                     figs |= measure_submit(PEERS[name], srv.url, plan)
                 except Exception:
@@ -151,7 +155,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes, 1 run (smoke test)")
     p.add_argument("--runs", type=int, help="override the number of runs (full: 3, quick: 1)")
     p.add_argument(
-        "--concurrency", type=int, default=2,
+        "--concurrency",
+        type=int,
+        default=2,
         help="total task-executing processes per system, each running 1 task at a time",
     )
     p.add_argument("--systems", default=",".join(PEERS), help="comma list of " + ",".join(PEERS))

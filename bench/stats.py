@@ -107,9 +107,7 @@ def markdown_table(results: Sequence[Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(
-    path: Path, results: Sequence[Result], meta: dict[str, Any] | None = None
-) -> str:
+def write_results(path: Path, results: Sequence[Result], meta: dict[str, Any] | None = None) -> str:
     """Write results as JSON at path and Markdown beside it (.md); return the Markdown."""
     table = markdown_table(results)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -45,12 +45,29 @@ class CeleryClient:
 
 def worker_commands(redis_url: str, concurrency: int) -> list[list[str]]:
     """One `celery worker -P prefork -c CONCURRENCY` (CONCURRENCY pool processes)."""
-    return [[
-        sys.executable, "-m", "celery", "-A", "bench.peers.celery_tasks", "worker",
-        "-P", "prefork", "-c", str(concurrency), "-Q", QUEUE, "-l", "WARNING",
-        "-n", f"bench-{uuid.uuid4().hex[:8]}@%h",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]]
+    return [
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bench.peers.celery_tasks",
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            str(concurrency),
+            "-Q",
+            QUEUE,
+            "-l",
+            "WARNING",
+            "-n",
+            f"bench-{uuid.uuid4().hex[:8]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    ]
 
 
 PEER = Peer("celery", CeleryClient, worker_commands)

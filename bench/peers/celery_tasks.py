@@ -17,20 +17,20 @@ app.conf.update(
 )
 
 
-@app.task(name="bench.noop")
+@app.task(name="bench.noop")  # type: ignore[untyped-decorator]
 def noop(run_id: str, target: int) -> None:
     """Do nothing but count completion."""
     sink.mark_done(run_id, target)
 
 
-@app.task(name="bench.nap")
+@app.task(name="bench.nap")  # type: ignore[untyped-decorator]
 def nap(run_id: str, target: int, sleep_s: float) -> None:
     """Sleep sleep_s seconds, then count completion."""
     time.sleep(sleep_s)
     sink.mark_done(run_id, target)
 
 
-@app.task(name="bench.stamp")
+@app.task(name="bench.stamp")  # type: ignore[untyped-decorator]
 def stamp(run_id: str, target: int, idx: int) -> None:
     """Record the start time, then count completion."""
     sink.mark_started(run_id, idx, time.time())

@@ -17,7 +17,7 @@ class DramatiqClient:
     """Sends messages through actors declared on a client-side Redis broker."""
 
     def __init__(self, redis_url: str) -> None:
-        self.broker = RedisBroker(url=redis_url)
+        self.broker = RedisBroker(url=redis_url)  # type: ignore[no-untyped-call]
         self.actors = declare(self.broker)
 
     def submit_one(self, call: TaskCall) -> None:
@@ -27,7 +27,7 @@ class DramatiqClient:
     def submit_many(self, calls: Sequence[TaskCall]) -> None:
         """dramatiq.group(...).run(): Dramatiq's batch form (enqueues each message)."""
         msgs = [self.actors[c.kind].message(*c.args()) for c in calls]
-        dramatiq.group(msgs, broker=self.broker).run()
+        dramatiq.group(msgs, broker=self.broker).run()  # type: ignore[no-untyped-call]
 
     def queued(self) -> int:
         """Messages stored for the bench queue."""
@@ -40,11 +40,22 @@ class DramatiqClient:
 
 def worker_commands(redis_url: str, concurrency: int) -> list[list[str]]:
     """One `dramatiq` master with CONCURRENCY worker processes of 1 thread each."""
-    return [[
-        sys.executable, "-m", "dramatiq", "bench.peers.dramatiq_tasks:setup_broker",
-        "--processes", str(concurrency), "--threads", "1", "--queues", QUEUE,
-        "--worker-shutdown-timeout", "5000",
-    ]]
+    return [
+        [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            "bench.peers.dramatiq_tasks:setup_broker",
+            "--processes",
+            str(concurrency),
+            "--threads",
+            "1",
+            "--queues",
+            QUEUE,
+            "--worker-shutdown-timeout",
+            "5000",
+        ]
+    ]
 
 
 PEER = Peer("dramatiq", DramatiqClient, worker_commands)

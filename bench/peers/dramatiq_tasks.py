@@ -37,14 +37,15 @@ FUNCTIONS: dict[str, Callable[..., None]] = {"noop": noop, "nap": nap, "stamp": 
 def declare(broker: RedisBroker) -> dict[str, dramatiq.Actor[Any, Any]]:
     """Register the bench actors (no retries) on broker; return them by task kind."""
     return {
-        kind: dramatiq.actor(fn, actor_name=f"bench_{kind}", queue_name=QUEUE, broker=broker,
-                             max_retries=0)
+        kind: dramatiq.actor(
+            actor_name=f"bench_{kind}", queue_name=QUEUE, broker=broker, max_retries=0
+        )(fn)
         for kind, fn in FUNCTIONS.items()
     }
 
 
 def setup_broker() -> None:
     """Worker entry (`dramatiq bench.peers.dramatiq_tasks:setup_broker`): set the global broker."""
-    broker = RedisBroker(url=sink.env_url(sink.BROKER_ENV))
+    broker = RedisBroker(url=sink.env_url(sink.BROKER_ENV))  # type: ignore[no-untyped-call]
     declare(broker)
     dramatiq.set_broker(broker)

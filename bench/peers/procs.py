@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,10 +26,8 @@ def _tail(path: Path, n_chars: int = 3000) -> str:
 
 def _signal_group(pid: int, sig: int) -> None:
     """Send sig to the process group led by our child pid (it was started in its own session)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 @dataclass
@@ -62,10 +61,8 @@ class WorkerGroup:
                 os.kill(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for proc in self.procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
         for proc in self.procs:
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)

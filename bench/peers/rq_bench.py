@@ -49,9 +49,20 @@ def worker_commands(redis_url: str, concurrency: int) -> list[list[str]]:
     """CONCURRENCY separate `rq worker -w rq.SimpleWorker` processes."""
     return [
         [
-            sys.executable, "-m", "rq.cli", "worker", QUEUE, "-u", redis_url,
-            "-w", "rq.SimpleWorker", "-n", f"bench-{uuid.uuid4().hex[:8]}",
-            "--logging_level", "WARNING", "--disable-job-desc-logging",
+            sys.executable,
+            "-m",
+            "rq.cli",
+            "worker",
+            QUEUE,
+            "-u",
+            redis_url,
+            "-w",
+            "rq.SimpleWorker",
+            "-n",
+            f"bench-{uuid.uuid4().hex[:8]}",
+            "--logging_level",
+            "WARNING",
+            "--disable-job-desc-logging",
         ]
         for _ in range(concurrency)
     ]

@@ -45,8 +45,9 @@ class Scheduler:
             self._task = None
 
     async def wait(self) -> None:
+        """Until the component ends by itself (an error); cancelling the waiter is safe."""
         if self._task is not None:
-            await self._task
+            await asyncio.shield(self._task)
 
     async def __aenter__(self) -> Scheduler:
         await self.start()

@@ -29,7 +29,7 @@ class Committer:
         """Flush what is queued, then stop."""
         if self._task is None:
             return
-        while self._queued:
+        while self._queued and not self._task.done():
             self._wake.set()
             await asyncio.sleep(0.01)
         self._task.cancel()

@@ -87,8 +87,9 @@ class Worker:
         self._task = asyncio.create_task(self._run(), name=f"worker-{self.id}")
 
     async def wait(self) -> None:
+        """Until the component ends by itself (an error); cancelling the waiter is safe."""
         if self._task is not None:
-            await self._task
+            await asyncio.shield(self._task)
 
     async def stop(self, *, graceful: bool = True) -> None:
         """Graceful: drain (no new tasks, running ones finish within the shutdown timeout,

@@ -1,0 +1,49 @@
+# kubetask: `make dev` runs the whole system locally; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+help: ## Show the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[web,test]'
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install kubetask with its test extras
+
+dev: venv ## Run etcd, a scheduler, 3 workers, the dashboard and demo tasks (Ctrl-C stops)
+	$(VENV)/bin/kubetask dev
+
+system-deps: ## Debian packages the tests need (chromium for the browser tests)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: venv ## ruff, mypy --strict, import-linter layer contracts
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+unit: venv ## Unit tests only (no etcd)
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+test: venv system-deps lint ## Everything: lint, unit, integration (real etcd), load, faults, browser
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench-quick: venv ## A small benchmark run (a few minutes)
+	$(PY) -m bench.run --quick
+
+bench: venv ## The full benchmark against Celery, Dramatiq and RQ; writes bench/results/
+	$(PY) -m bench.run
+
+clean: ## Remove the venv, caches and dev data
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .kubetask-dev
+
+.PHONY: help venv dev system-deps lint unit test bench bench-quick clean

@@ -1,0 +1,5 @@
+"""`python -m kubetask`: the CLI."""
+
+from kubetask.cli.main import main
+
+main()

@@ -1,0 +1,72 @@
+"""Options shared by every command (each also read from a KUBETASK_* variable)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from kubetask.errors import ValidationError
+from kubetask.model import Priority, validate_name
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def generated_id(role: str) -> str:
+    host = "".join(c if c.isalnum() or c in "-." else "-" for c in socket.gethostname())[:40]
+    return f"{role}-{host or 'host'}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+
+
+class NameType(click.ParamType):
+    """A queue/type/task/worker name: refused if it could break a key."""
+
+    name = "name"
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        try:
+            return validate_name(self.kind, value)
+        except ValidationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class PriorityType(click.ParamType):
+    name = "priority"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        try:
+            return int(Priority.parse(value))
+        except ValidationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def etcd_options(f: F) -> F:
+    f = click.option("--namespace", default="default", show_default=True,
+                     envvar="KUBETASK_NAMESPACE", type=NameType("namespace"),
+                     help="Tenant: keeps queues of several namespaces apart in one etcd.")(f)
+    f = click.option("--etcd-endpoints", default="localhost:2379", show_default=True,
+                     envvar="KUBETASK_ETCD_ENDPOINTS",
+                     help="Comma-separated etcd endpoints (host:port).")(f)
+    return f
+
+
+def log_options(f: F) -> F:
+    f = click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+                     show_default=True, envvar="KUBETASK_LOG_FORMAT")(f)
+    f = click.option("--log-level", type=click.Choice(["debug", "info", "warn", "error"]),
+                     default="info", show_default=True, envvar="KUBETASK_LOG_LEVEL")(f)
+    return f
+
+
+def queue_option(f: F) -> F:
+    return click.option("--queue", default="default", show_default=True,
+                        envvar="KUBETASK_QUEUE", type=NameType("queue"),
+                        help="Queue name.")(f)

@@ -1,0 +1,104 @@
+"""`kubetask scheduler` and `kubetask worker`: the long-running processes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from kubetask.cli.logconfig import configure
+from kubetask.cli.options import NameType, etcd_options, generated_id, log_options, queue_option
+from kubetask.client import parse_endpoints
+from kubetask.model import RetryPolicy
+from kubetask.scheduler import Scheduler, SchedulerSettings
+from kubetask.scheduler.strategies import STRATEGIES
+from kubetask.store import Keyspace, Store
+from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
+
+from kubetask.cli.runner import serve
+
+
+@click.command()
+@click.option("--node-id", envvar="KUBETASK_NODE_ID", type=NameType("node"),
+              help="Scheduler node id (default: generated).")
+@etcd_options
+@queue_option
+@click.option("--strategy", type=click.Choice(list(STRATEGIES)), default="round_robin",
+              show_default=True, envvar="KUBETASK_STRATEGY", help="Load-balancing strategy.")
+@click.option("--session-ttl", type=click.IntRange(2, 300), default=5, show_default=True,
+              envvar="KUBETASK_SESSION_TTL",
+              help="Leader session TTL (s): a dead leader is replaced within TTL + 1 s.")
+@log_options
+def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
+              strategy: str, session_ttl: int, log_level: str, log_format: str) -> None:
+    """Run a scheduler for a queue (several may run: one leads, the others stand by)."""
+    node_id = node_id or generated_id("scheduler")
+    configure(log_level, log_format, name=node_id)
+    settings = SchedulerSettings(queue=queue, node_id=node_id, strategy=strategy,
+                                 session_ttl=session_ttl)
+
+    async def run() -> None:
+        store = Store(parse_endpoints(etcd_endpoints))
+        await store.start()
+        sched = Scheduler(store, Keyspace(namespace=namespace), settings)
+        try:
+            await serve(sched.start, sched.stop, sched.wait)
+        finally:
+            await store.stop()
+
+    asyncio.run(run())
+
+
+@click.command()
+@click.option("--node-id", envvar="KUBETASK_NODE_ID", type=NameType("node"),
+              help="Worker node id (default: generated).")
+@etcd_options
+@queue_option
+@click.option("--max-concurrent", type=click.IntRange(1, 10_000), default=10,
+              show_default=True, envvar="KUBETASK_MAX_CONCURRENT",
+              help="Maximum tasks running at once.")
+@click.option("--weight", type=click.IntRange(1, 1000), default=1, show_default=True,
+              envvar="KUBETASK_WEIGHT", help="Share of tasks under the weighted strategy.")
+@click.option("--import", "imports", multiple=True, envvar="KUBETASK_IMPORT",
+              metavar="MODULE", help="Module with @kubetask.executor functions (repeatable).")
+@click.option("--lease-ttl", type=click.IntRange(2, 300), default=10, show_default=True,
+              envvar="KUBETASK_LEASE_TTL",
+              help="Worker lease TTL (s): a dead worker's tasks go back within TTL + 1 s.")
+@click.option("--shutdown-timeout", type=click.FloatRange(0, 3600), default=30.0,
+              show_default=True, envvar="KUBETASK_SHUTDOWN_TIMEOUT",
+              help="On SIGTERM, how long running tasks may finish before being handed back.")
+@click.option("--retry-base", type=click.FloatRange(0, 3600), default=1.0, show_default=True,
+              envvar="KUBETASK_RETRY_BASE", help="Backoff before the first retry (s).")
+@click.option("--retry-cap", type=click.FloatRange(0, 86400), default=60.0,
+              show_default=True, envvar="KUBETASK_RETRY_CAP", help="Longest backoff (s).")
+@log_options
+def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
+           max_concurrent: int, weight: int, imports: tuple[str, ...], lease_ttl: int,
+           shutdown_timeout: float, retry_base: float, retry_cap: float, log_level: str,
+           log_format: str) -> None:
+    """Run a worker: lease tasks of a queue from etcd and execute them."""
+    node_id = node_id or generated_id("worker")
+    configure(log_level, log_format, name=node_id)
+    if "." not in sys.path:
+        sys.path.insert(0, ".")  # --import resolves modules of the current folder too
+    registry = ExecutorRegistry()
+    for module in imports:
+        for part in module.split(","):
+            if part.strip():
+                registry.load_module(part.strip())
+    settings = WorkerSettings(queue=queue, node_id=node_id, max_concurrent=max_concurrent,
+                              weight=weight, lease_ttl=lease_ttl,
+                              shutdown_timeout=shutdown_timeout,
+                              retry=RetryPolicy(base_seconds=retry_base, cap_seconds=retry_cap))
+
+    async def run() -> None:
+        store = Store(parse_endpoints(etcd_endpoints))
+        await store.start()
+        w = Worker(store, Keyspace(namespace=namespace), settings, registry)
+        try:
+            await serve(w.start, w.stop, w.wait)
+        finally:
+            await store.stop()
+
+    asyncio.run(run())

@@ -1,0 +1,64 @@
+"""`kubetask stats`: per-queue counts and per-worker load."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from kubetask.cli.options import NameType, etcd_options
+from kubetask.cli.render import age, dumps, table
+from kubetask.client import AsyncClient
+
+
+@click.command()
+@etcd_options
+@click.option("--queue", default=None, type=NameType("queue"), help="Only this queue.")
+@click.option("--json", "as_json", is_flag=True, help="JSON: one object per queue "
+              "(a single object with --queue).")
+@click.option("--watch", type=click.FloatRange(min=0.2), default=None, metavar="SECONDS",
+              help="Refresh every SECONDS until Ctrl-C.")
+def stats(etcd_endpoints: str, namespace: str, queue: str | None, as_json: bool,
+          watch: float | None) -> None:
+    """Show statistics of queues and workers."""
+
+    async def once(c: AsyncClient) -> None:
+        data = [s.to_dict() for s in await c.stats(queue)]
+        if as_json:
+            click.echo(dumps(data[0] if queue is not None and data else data))
+        else:
+            click.echo(render(data))
+
+    async def run() -> None:
+        async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
+            while True:
+                if watch is not None and not as_json:
+                    click.clear()
+                await once(c)
+                if watch is None:
+                    return
+                await asyncio.sleep(watch)
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
+def render(data: list[dict[str, Any]]) -> str:
+    if not data:
+        return "no queues yet (submit a task first)"
+    out = [table(["QUEUE", "TOTAL", "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "RETRYING",
+                  "DEAD", "CANCELLED", "WORKERS", "LEADER"],
+                 [[q["queue"], q["total"], q["pending"], q["running"], q["succeeded"],
+                   q["failed"], q["retrying"], q["dead"], q["cancelled"], q["workers"],
+                   q["leader"] or "-"] for q in data])]
+    rows = [[q["queue"], w["id"], w["state"], f"{w['running']}/{w['capacity']}", w["weight"],
+             f"{w['cpu_percent']:.1f}", f"{w['memory_percent']:.1f}", w["succeeded"],
+             w["failed"], age(w["last_heartbeat"])]
+            for q in data for w in q["worker_stats"]]
+    if rows:
+        out += ["", table(["QUEUE", "WORKER", "STATE", "RUNNING", "WEIGHT", "CPU%", "MEM%",
+                           "SUCCEEDED", "FAILED", "HEARTBEAT"], rows)]
+    return "\n".join(out)

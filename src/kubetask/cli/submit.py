@@ -1,0 +1,82 @@
+"""`kubetask client`: submit tasks, the seed's way (and wait for them with --wait)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from kubetask.cli.options import NameType, PriorityType, etcd_options, queue_option
+from kubetask.client import AsyncClient, TaskSpec
+from kubetask.model import TaskState
+from kubetask.model.validation import parse_payload
+
+
+@click.command()
+@etcd_options
+@queue_option
+@click.option("--type", "type_", default="echo", show_default=True, type=NameType("task type"),
+              envvar="KUBETASK_TYPE", help="Task type: echo, compute, unreliable, noop or a "
+              "custom executor's.")
+@click.option("--name", default="test-task", show_default=True, type=NameType("task"),
+              help="Task name (a label; ids are generated).")
+@click.option("--priority", type=PriorityType(), default="1", show_default=True,
+              help="0=low, 1=normal, 2=high, 3=urgent (names accepted).")
+@click.option("--count", type=click.IntRange(1, 1_000_000), default=1, show_default=True,
+              help="How many tasks to submit (in batches).")
+@click.option("--payload", default=None, help="JSON payload, e.g. '{\"duration\": 0.5}'.")
+@click.option("--max-retries", type=click.IntRange(0, 100), default=3, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds an attempt may run before it is stopped and counted failed.")
+@click.option("--delay", type=click.FloatRange(min=0), default=None,
+              help="Start no sooner than this many seconds from now.")
+@click.option("--idempotency-key", default=None, type=NameType("idempotency key"),
+              help="A retried submit with the same key returns the first task.")
+@click.option("--wait", is_flag=True, help="Block until the tasks finish; exit 1 if any "
+              "ends dead or cancelled.")
+@click.option("--wait-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --wait: give up after this many seconds (exit 3).")
+def client(etcd_endpoints: str, namespace: str, queue: str, type_: str, name: str,
+           priority: int, count: int, payload: str | None, max_retries: int,
+           timeout: float | None, delay: float | None, idempotency_key: str | None,
+           wait: bool, wait_timeout: float | None) -> None:
+    """Submit tasks; prints each task id on its own line."""
+    value = parse_payload(payload) if payload is not None else None
+
+    def key(i: int) -> str | None:
+        if idempotency_key is None:
+            return None
+        return idempotency_key if count == 1 else f"{idempotency_key}.{i}"
+
+    specs = [TaskSpec(type_, value, queue=queue, name=name, priority=priority,
+                      max_retries=max_retries, timeout=timeout, key=key(i), delay=delay)
+             for i in range(count)]
+    for spec in specs[:1]:
+        spec.build()  # validate before connecting
+
+    async def run() -> int:
+        async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
+            workers = await c.reader.workers(queue)
+            if workers and not any(type_ in w.types for w in workers):
+                click.echo(f"kubetask: warning: no worker of queue {queue!r} has an executor for "
+                           f"type {type_!r} (they know {', '.join(sorted(workers[0].types))})",
+                           err=True)
+            tasks = await c.submit_many(specs)
+            sys.stdout.write("".join(f"{t.id}\n" for t in tasks))
+            sys.stdout.flush()
+            if not wait:
+                return 0
+            try:
+                done = await c.wait([t.id for t in tasks], timeout=wait_timeout)
+            except TimeoutError:
+                click.echo(f"kubetask: gave up waiting after {wait_timeout}s", err=True)
+                return 3
+            counts: dict[str, int] = {}
+            for t in done:
+                counts[t.state.value] = counts.get(t.state.value, 0) + 1
+            click.echo(" ".join(f"{k}={v}" for k, v in sorted(counts.items())), err=True)
+            bad = any(t.state in (TaskState.DEAD, TaskState.CANCELLED) for t in done)
+            return 1 if bad else 0
+
+    sys.exit(asyncio.run(run()))
