@@ -33,6 +33,7 @@ class QueueStats:
             "workers": len(self.workers),
             "leader": self.leader,
             "capacity": sum(w.capacity for w in self.workers),
+            "throughput_per_minute": sum(w.finished_last_minute for w in self.workers),
             "worker_stats": [
                 {
                     "id": w.id,
@@ -44,6 +45,7 @@ class QueueStats:
                     "memory_percent": w.memory_percent,
                     "succeeded": w.succeeded,
                     "failed": w.failed,
+                    "finished_last_minute": w.finished_last_minute,
                     "last_heartbeat": w.heartbeat_at,
                     "heartbeat_age_seconds": round(max(now - w.heartbeat_at, 0.0), 1),
                     "hostname": w.hostname,

@@ -31,6 +31,7 @@ class WorkerInfo:
     started_at: float = 0.0
     heartbeat_at: float = 0.0
     types: tuple[str, ...] = ()
+    finished_last_minute: int = 0  # attempts this worker ended in the last 60 s
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -69,6 +70,7 @@ class Worker:
         self.metrics = metrics or WorkerMetrics()
         self.succeeded = 0
         self.failed = 0
+        self._recent: collections.deque[float] = collections.deque()  # end times, last 60 s
         self.started_at = time.time()
         self.registered = asyncio.Event()
         self._running: dict[str, _Running] = {}
@@ -116,6 +118,12 @@ class Worker:
     def running(self) -> int:
         return sum(1 for r in self._running.values() if r.started)
 
+    def finished_last_minute(self) -> int:
+        horizon = time.time() - 60
+        while self._recent and self._recent[0] < horizon:
+            self._recent.popleft()
+        return len(self._recent)
+
     def info(self) -> WorkerInfo:
         cpu, memory = self._load.sample()
         return WorkerInfo(
@@ -125,7 +133,7 @@ class Worker:
             running=self.running, cpu_percent=cpu, memory_percent=memory,
             succeeded=self.succeeded, failed=self.failed, hostname=socket.gethostname(),
             pid=os.getpid(), started_at=self.started_at, heartbeat_at=time.time(),
-            types=self.registry.types)
+            types=self.registry.types, finished_last_minute=self.finished_last_minute())
 
     async def _run(self) -> None:
         delay = 0.2
@@ -377,6 +385,7 @@ class Worker:
             log.warning("task %s: worker %s's attempt %d was superseded; its %s is dropped",
                         task.id, self.id, task.attempts, after.state.value)
             return
+        self._recent.append(now)
         if after.state is TaskState.SUCCEEDED:
             self.succeeded += 1
         elif failed:
