@@ -31,6 +31,10 @@ from kubetask.model.validation import parse_payload
               help="Seconds an attempt may run before it is stopped and counted failed.")
 @click.option("--delay", type=click.FloatRange(min=0), default=None,
               help="Start no sooner than this many seconds from now.")
+@click.option("--retry-base", type=click.FloatRange(0, 86400), default=None,
+              help="Backoff before the first retry (s); default: the worker's.")
+@click.option("--retry-cap", type=click.FloatRange(0, 86400), default=None,
+              help="Longest retry backoff (s); default: the worker's.")
 @click.option("--idempotency-key", default=None, type=NameType("idempotency key"),
               help="A retried submit with the same key returns the first task.")
 @click.option("--wait", is_flag=True, help="Block until the tasks finish; exit 1 if any "
@@ -39,7 +43,8 @@ from kubetask.model.validation import parse_payload
               help="With --wait: give up after this many seconds (exit 3).")
 def client(etcd_endpoints: str, namespace: str, queue: str, type_: str, name: str,
            priority: int, count: int, payload: str | None, max_retries: int,
-           timeout: float | None, delay: float | None, idempotency_key: str | None,
+           timeout: float | None, delay: float | None, retry_base: float | None,
+           retry_cap: float | None, idempotency_key: str | None,
            wait: bool, wait_timeout: float | None) -> None:
     """Submit tasks; prints each task id on its own line."""
     value = parse_payload(payload) if payload is not None else None
@@ -50,7 +55,8 @@ def client(etcd_endpoints: str, namespace: str, queue: str, type_: str, name: st
         return idempotency_key if count == 1 else f"{idempotency_key}.{i}"
 
     specs = [TaskSpec(type_, value, queue=queue, name=name, priority=priority,
-                      max_retries=max_retries, timeout=timeout, key=key(i), delay=delay)
+                      max_retries=max_retries, timeout=timeout, key=key(i), delay=delay,
+                      retry_base=retry_base, retry_cap=retry_cap)
              for i in range(count)]
     for spec in specs[:1]:
         spec.build()  # validate before connecting

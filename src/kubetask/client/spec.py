@@ -23,6 +23,8 @@ class TaskSpec:
     key: str | None = None  # idempotency key
     run_at: float | None = None  # epoch seconds; None: now
     delay: float | None = None  # seconds from now (alternative to run_at)
+    retry_base: float | None = None  # backoff before the first retry; None: the worker's
+    retry_cap: float | None = None  # longest backoff; None: the worker's
 
     def build(self, now: float | None = None) -> Task:
         """Validate everything, then make the Task (nothing is written yet)."""
@@ -45,4 +47,14 @@ class TaskSpec:
             payload=validate_payload(self.payload), priority=Priority.parse(self.priority),
             max_retries=validate_max_retries(self.max_retries),
             timeout_seconds=validate_timeout(self.timeout), idempotency_key=key,
+            retry_base_seconds=_backoff("retry_base", self.retry_base),
+            retry_cap_seconds=_backoff("retry_cap", self.retry_cap),
             created_at=now, run_at=run_at)
+
+
+def _backoff(what: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 86400:
+        raise ValidationError(f"{what} must be a number of seconds from 0 to 86400, got {value!r}")
+    return float(value)

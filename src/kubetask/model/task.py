@@ -111,6 +111,8 @@ class Task:
     max_retries: int = 3
     timeout_seconds: float | None = None
     idempotency_key: str | None = None
+    retry_base_seconds: float | None = None  # per-task backoff; None: the worker's default
+    retry_cap_seconds: float | None = None
     state: TaskState = TaskState.PENDING
     attempts: int = 0
     lost: int = 0
@@ -167,6 +169,8 @@ class Task:
             "result": self.result,
             "error": self.error,
             "timeout_seconds": self.timeout_seconds,
+            "retry_base_seconds": self.retry_base_seconds,
+            "retry_cap_seconds": self.retry_cap_seconds,
             "idempotency_key": self.idempotency_key,
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),

@@ -10,7 +10,7 @@ import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
@@ -374,7 +374,10 @@ class Worker:
             after = task.evolve(state=TaskState.DEAD, finished_at=now, history=history,
                                 error=error)
         else:
-            due = now + self.settings.retry.delay(task.attempts)
+            policy = self.settings.retry
+            policy = replace(policy, base_seconds=_or(task.retry_base_seconds, policy.base_seconds),
+                             cap_seconds=_or(task.retry_cap_seconds, policy.cap_seconds))
+            due = now + policy.delay(task.attempts)
             after = task.evolve(state=TaskState.RETRYING, run_at=due, history=history,
                                 error=error, worker=None)
         running.finishing = True
@@ -444,3 +447,7 @@ class Worker:
 
 class _SessionLost(Exception):
     pass
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
