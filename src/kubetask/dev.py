@@ -76,7 +76,8 @@ class DevSystem:
                                 "etcd or kubetask dev?): stop it, or pass --etcd-port N")
         self.out(f"kubetask dev: data and logs in {s.data_dir.resolve()}")
         self.etcd.start()
-        self.out(f"  etcd          {self.endpoint}  (pid {self.etcd.process.pid if self.etcd.process else '?'})")
+        pid = self.etcd.process.pid if self.etcd.process else "?"
+        self.out(f"  etcd          {self.endpoint}  (pid {pid})")
         common = ["--etcd-endpoints", self.endpoint, "--namespace", s.namespace,
                   "--log-level", s.log_level]
         self._spawn("scheduler-1", ["scheduler", "--node-id", "scheduler-1",

@@ -21,7 +21,7 @@ def generated_id(role: str) -> str:
     return f"{role}-{host or 'host'}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
 
 
-class NameType(click.ParamType):
+class NameType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     """A queue/type/task/worker name: refused if it could break a key."""
 
     name = "name"
@@ -37,7 +37,7 @@ class NameType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-class PriorityType(click.ParamType):
+class PriorityType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     name = "priority"
 
     def convert(self, value: Any, param: click.Parameter | None,

@@ -9,14 +9,13 @@ import click
 
 from kubetask.cli.logconfig import configure
 from kubetask.cli.options import NameType, etcd_options, generated_id, log_options, queue_option
+from kubetask.cli.runner import serve
 from kubetask.client import parse_endpoints
 from kubetask.model import RetryPolicy
 from kubetask.scheduler import Scheduler, SchedulerSettings
 from kubetask.scheduler.strategies import STRATEGIES
 from kubetask.store import Keyspace, Store
 from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
-
-from kubetask.cli.runner import serve
 
 
 @click.command()

@@ -14,7 +14,7 @@ async def serve(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitab
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await start()
-    waiters = {asyncio.ensure_future(stopping.wait())}
+    waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(stopping.wait())}
     if wait is not None:
         waiters.add(asyncio.ensure_future(wait()))
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import click
@@ -40,10 +41,8 @@ def stats(etcd_endpoints: str, namespace: str, queue: str | None, as_json: bool,
                     return
                 await asyncio.sleep(watch)
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
 
 
 def render(data: list[dict[str, Any]]) -> str:

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
+from kubetask.client.spec import TaskSpec
+from kubetask.client.stats import QueueStats
 from kubetask.errors import TaskNotFound, ValidationError
 from kubetask.model import Task, TaskState, validate_name
 from kubetask.queue import Producer, Reader
 from kubetask.queue import codec as _codec
 from kubetask.store import Election, Get, Keyspace, Store, Watch
 
-from kubetask.client.spec import TaskSpec
-from kubetask.client.stats import QueueStats
 
-
-def parse_endpoints(endpoints: str | Sequence[str]) -> list[str]:
+def parse_endpoints(endpoints: str | Sequence[str]) -> builtins.list[str]:
     items = endpoints.split(",") if isinstance(endpoints, str) else list(endpoints)
     result = [e.strip() for e in items if e.strip()]
     if not result:
@@ -61,7 +61,7 @@ class AsyncClient:
         """Submit one task; options are TaskSpec fields (queue, priority, key, ...)."""
         return (await self.submit_many([TaskSpec(type, payload, **options)]))[0]
 
-    async def submit_many(self, specs: Iterable[TaskSpec]) -> list[Task]:
+    async def submit_many(self, specs: Iterable[TaskSpec]) -> builtins.list[Task]:
         """Validate all, then store all in batched transactions (none stored if any is bad)."""
         now = time.time()
         tasks = [spec.build(now) for spec in specs]
@@ -78,7 +78,7 @@ class AsyncClient:
         return await self.reader.get(task_id)
 
     async def list(self, *, queue: str | None = None, state: TaskState | str | None = None,
-                   limit: int = 100, after: str | None = None) -> list[Task]:
+                   limit: int = 100, after: str | None = None) -> builtins.list[Task]:
         if isinstance(state, str):
             try:
                 state = TaskState(state)
@@ -87,10 +87,10 @@ class AsyncClient:
                                       f"{', '.join(s.value for s in TaskState)}") from None
         return await self.reader.list(queue=queue, state=state, limit=limit, after=after)
 
-    async def queues(self) -> list[str]:
+    async def queues(self) -> builtins.list[str]:
         return await self.reader.queues()
 
-    async def stats(self, queue: str | None = None) -> list[QueueStats]:
+    async def stats(self, queue: str | None = None) -> builtins.list[QueueStats]:
         queues = [queue] if queue is not None else await self.reader.queues()
         out = []
         for q in queues:
@@ -101,7 +101,7 @@ class AsyncClient:
             out.append(QueueStats(counts, workers, leader.decode() if leader else None))
         return out
 
-    async def wait(self, task_ids: Sequence[str], *, timeout: float | None = None) -> list[Task]:
+    async def wait(self, task_ids: Sequence[str], *, timeout: float | None = None) -> builtins.list[Task]:
         """Block until every task is terminal; returns them in the given order."""
         ids = list(dict.fromkeys(task_ids))
         async with asyncio.timeout(timeout):

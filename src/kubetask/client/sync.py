@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import threading
 from collections.abc import Coroutine, Iterable, Sequence
 from types import TracebackType
@@ -54,17 +55,17 @@ class Client:
     def submit(self, type: str, payload: Any = None, **options: Any) -> Task:
         return self._run(self._aio.submit(type, payload, **options))
 
-    def submit_many(self, specs: Iterable[TaskSpec]) -> list[Task]:
+    def submit_many(self, specs: Iterable[TaskSpec]) -> builtins.list[Task]:
         return self._run(self._aio.submit_many(list(specs)))
 
     def get(self, task_id: str) -> Task:
         return self._run(self._aio.get(task_id))
 
-    def wait(self, task_ids: Sequence[str], *, timeout: float | None = None) -> list[Task]:
+    def wait(self, task_ids: Sequence[str], *, timeout: float | None = None) -> builtins.list[Task]:
         return self._run(self._aio.wait(task_ids, timeout=timeout))
 
     def list(self, *, queue: str | None = None, state: TaskState | str | None = None,
-             limit: int = 100, after: str | None = None) -> list[Task]:
+             limit: int = 100, after: str | None = None) -> builtins.list[Task]:
         return self._run(self._aio.list(queue=queue, state=state, limit=limit, after=after))
 
     def cancel(self, task_id: str) -> Task:
@@ -73,8 +74,8 @@ class Client:
     def retry(self, task_id: str) -> Task:
         return self._run(self._aio.retry(task_id))
 
-    def stats(self, queue: str | None = None) -> list[QueueStats]:
+    def stats(self, queue: str | None = None) -> builtins.list[QueueStats]:
         return self._run(self._aio.stats(queue))
 
-    def queues(self) -> list[str]:
+    def queues(self) -> builtins.list[str]:
         return self._run(self._aio.queues())

@@ -21,6 +21,6 @@ class RetryPolicy:
     def delay(self, retry: int, rng: random.Random | None = None) -> float:
         if retry < 1:
             raise ValueError("retry numbers start at 1")
-        ceiling = min(self.cap_seconds, self.base_seconds * (2 ** (retry - 1)))
-        draw = (rng or random).random()
+        ceiling = min(self.cap_seconds, self.base_seconds * float(2 ** (retry - 1)))
+        draw: float = (rng or random).random()
         return ceiling / 2 + draw * ceiling / 2

@@ -95,7 +95,8 @@ class Attempt:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
-        return cls(**{f.name: data.get(f.name) for f in dataclasses.fields(cls)})
+        values: dict[str, Any] = {f.name: data.get(f.name) for f in dataclasses.fields(cls)}
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)

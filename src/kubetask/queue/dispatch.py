@@ -15,7 +15,7 @@ from kubetask.errors import NotLeader
 from kubetask.model import Attempt, Task, TaskState
 from kubetask.queue import codec
 from kubetask.queue.batching import chunks
-from kubetask.store import Compare, Delete, Get, KeyValue, Keyspace, Op, Put, Store
+from kubetask.store import Compare, Delete, Get, Keyspace, KeyValue, Op, Put, Store
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 
 import orjson
@@ -58,8 +59,8 @@ class Reader:
             raise TaskNotFound(f"no task {task_id!r} in namespace {self.keys.namespace!r}")
         return codec.load(kv.value)
 
-    async def get_many(self, task_ids: list[str]) -> list[Task]:
-        tasks: list[Task] = []
+    async def get_many(self, task_ids: builtins.list[str]) -> builtins.list[Task]:
+        tasks: builtins.list[Task] = []
         for start in range(0, len(task_ids), 100):
             result = await self.store.txn([], [Get(self.keys.task(i))
                                                for i in task_ids[start:start + 100]])
@@ -68,13 +69,13 @@ class Reader:
                     tasks.append(codec.load(response.kvs[0].value))
         return tasks
 
-    async def queues(self) -> list[str]:
+    async def queues(self) -> builtins.list[str]:
         result = await self.store.range_all(Get(self.keys.queues(), prefix=True, keys_only=True))
         return sorted({self.keys.queue_of(kv.key) for kv in result.kvs
                        if kv.key.endswith("/meta")})
 
     async def list(self, *, queue: str | None = None, state: TaskState | None = None,
-                   limit: int = 100, after: str | None = None) -> list[Task]:
+                   limit: int = 100, after: str | None = None) -> builtins.list[Task]:
         """Tasks, newest first when unfiltered; filtered by queue and/or state."""
         if limit < 1 or limit > 10_000:
             raise ValidationError(f"limit must be from 1 to 10000, got {limit}")
@@ -84,7 +85,7 @@ class Reader:
                 tasks = [t for t in tasks if t.queue == queue][:limit]
             return tasks
         queues = [queue] if queue is not None else await self.queues()
-        ids: list[str] = []
+        ids: builtins.list[str] = []
         for q in queues:
             prefix = f"{self.keys.queue(q)}{_INDEX[state]}/"
             result = await self.store.range_all(Get(prefix, prefix=True, keys_only=True))
@@ -96,7 +97,7 @@ class Reader:
                                                                    TaskState.RUNNING) else ids[:limit])
         return [t for t in tasks if t.state is state][:limit]
 
-    async def _scan_records(self, *, limit: int, after: str | None) -> list[Task]:
+    async def _scan_records(self, *, limit: int, after: str | None) -> builtins.list[Task]:
         prefix = self.keys.tasks()
         get = Get(prefix, end=self.keys.task(after)) if after else Get(prefix, prefix=True)
         result = await self.store.range(get, limit=limit, descend=True)
@@ -113,8 +114,10 @@ class Reader:
         values = [r.count if r is not None and not isinstance(r, int) else 0
                   for r in result.responses]
         by_priority = {Priority(p).name.lower(): values[p] for p in range(4)}
-        return QueueCounts(queue, by_priority, *values[4:], revision=result.revision)
+        running, retrying, succeeded, failed, dead, cancelled, workers = values[4:]
+        return QueueCounts(queue, by_priority, running, retrying, succeeded, failed, dead,
+                           cancelled, workers, revision=result.revision)
 
-    async def workers(self, queue: str) -> list[WorkerInfo]:
+    async def workers(self, queue: str) -> builtins.list[WorkerInfo]:
         result = await self.store.range_all(Get(self.keys.workers(queue), prefix=True))
         return [WorkerInfo.from_dict(orjson.loads(kv.value)) for kv in result.kvs]

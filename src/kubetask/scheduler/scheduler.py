@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from types import TracebackType
+from typing import Any
 
 from kubetask.errors import NotLeader, StoreError
 from kubetask.scheduler.settings import SchedulerSettings
@@ -97,9 +99,9 @@ class Scheduler:
             await lease.stop(revoke=True)
 
 
-async def _until_lost(work: object, lease: LeaseKeeper) -> bool:
+async def _until_lost(work: Coroutine[Any, Any, None], lease: LeaseKeeper) -> bool:
     """Run `work` until it ends (True) or the lease is lost first (False)."""
-    job = asyncio.ensure_future(work)  # type: ignore[arg-type]
+    job = asyncio.ensure_future(work)
     lost = asyncio.ensure_future(lease.lost.wait())
     try:
         await asyncio.wait({job, lost}, return_when=asyncio.FIRST_COMPLETED)

@@ -9,6 +9,7 @@ Each loop lists, then watches from the list's revision + 1, and re-lists on comp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -171,10 +172,8 @@ class LeaderTerm:
                 continue
             self._delayed_wake.clear()
             timeout = None if next_due is None else max(next_due - time.time(), 0.01)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._delayed_wake.wait(), timeout)
-            except TimeoutError:
-                pass
 
     # --- recovery and reconciliation ---------------------------------------------------
     async def _recover_loop(self) -> None:
@@ -190,10 +189,8 @@ class LeaderTerm:
             self._dispatch_wake.set()
             self._delayed_wake.set()
             self._recover_wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._recover_wake.wait(), self.settings.sweep_interval)
-            except TimeoutError:
-                pass
 
 
 class TermMetrics:

@@ -13,7 +13,7 @@ import orjson
 
 from kubetask.model import WorkerInfo
 from kubetask.scheduler.strategies import Candidate
-from kubetask.store import Event, KeyValue, Keyspace
+from kubetask.store import Event, Keyspace, KeyValue
 
 log = logging.getLogger(__name__)
 

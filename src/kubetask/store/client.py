@@ -8,6 +8,7 @@ the store sees plain dataclasses and kubetask errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
@@ -333,11 +334,9 @@ class Store:
         return int(response.ID)
 
     async def revoke(self, lease: int) -> None:
-        try:
+        with contextlib.suppress(LeaseLost):
             await self._call(self._lease.LeaseRevoke, pb.LeaseRevokeRequest(ID=lease),
                              what="lease revoke", retry=True, timeout=2.0)
-        except LeaseLost:
-            pass
 
     async def time_to_live(self, lease: int) -> int:
         """Seconds left on `lease`, or -1 if it no longer exists."""

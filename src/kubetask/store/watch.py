@@ -7,6 +7,7 @@ then watches again from the list's revision + 1 (research: reliability.md §c.4)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -59,55 +60,53 @@ class Watch:
     def close(self) -> None:
         self._closed.set()
 
-    def _create_request(self) -> Any:
+    async def _requests(self) -> AsyncIterator[Any]:
         create = pb.WatchCreateRequest(key=self._key.encode(), start_revision=self.next_revision,
                                        prev_kv=self._prev_kv, progress_notify=True,
                                        filters=self._filters)
         if self._prefix:
             create.range_end = prefix_end(self._key).encode()
-        return pb.WatchRequest(create_request=create)
+        yield pb.WatchRequest(create_request=create)
+        await self._closed.wait()  # keep the stream open until closed
+
+    def _batch(self, response: Any) -> list[Event] | None:
+        """Events of one response (None for a response without events)."""
+        if response.compact_revision:
+            raise Compacted(int(response.compact_revision))
+        if response.canceled:
+            raise StoreError(f"etcd cancelled the watch on {self._key}: {response.cancel_reason}")
+        if not response.events:
+            if not response.created and response.header.revision >= self.next_revision:
+                # Progress notification: everything up to this revision was sent.
+                self.next_revision = response.header.revision + 1
+            return None
+        batch = [Event(e.type == 0, _kv(e.kv), _kv(e.prev_kv) if e.HasField("prev_kv") else None)
+                 for e in response.events]
+        self.next_revision = batch[-1].kv.mod_revision + 1
+        return batch
 
     async def __aiter__(self) -> AsyncIterator[list[Event]]:
         delay = 0.1
         while not self._closed.is_set():
-            closed = self._closed
-
-            async def requests(first: Any = self._create_request()) -> AsyncIterator[Any]:
-                yield first
-                await closed.wait()
-
-            call = self._store.watch_stub.Watch(requests())
+            call = self._store.watch_stub.Watch(self._requests())
             try:
                 async for response in call:
-                    if response.compact_revision:
-                        raise Compacted(int(response.compact_revision))
-                    if response.canceled:
-                        raise StoreError(f"etcd cancelled the watch on {self._key}: "
-                                         f"{response.cancel_reason}")
-                    if response.events:
-                        batch = [Event(e.type == 0, _kv(e.kv),
-                                       _kv(e.prev_kv) if e.HasField("prev_kv") else None)
-                                 for e in response.events]
-                        self.next_revision = batch[-1].kv.mod_revision + 1
+                    batch = self._batch(response)
+                    if batch:
                         delay = 0.1
                         yield batch
-                    elif not response.created and response.header.revision >= self.next_revision:
-                        # Progress notification: everything up to this revision was sent.
-                        self.next_revision = response.header.revision + 1
                 if self._closed.is_set():
                     return
             except grpc.aio.AioRpcError as exc:
-                if exc.code() not in _RETRYABLE or self._closed.is_set():
-                    if self._closed.is_set():
-                        return
+                if self._closed.is_set():
+                    return
+                if exc.code() not in _RETRYABLE:
                     raise StoreError(f"watch on {self._key} failed: {exc.details()}") from exc
                 self.reconnects += 1
                 log.warning("watch on %s lost (%s); resuming from revision %d in %.1fs",
                             self._key, exc.code().name, self.next_revision, delay)
             finally:
                 call.cancel()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), delay * (0.5 + random.random()))
-            except TimeoutError:
-                pass
             delay = min(delay * 2, 2.0)

@@ -305,7 +305,7 @@ class Worker:
         running.started = True
         self.metrics.started(task, started_at - task.created_at)
         start = self._committer.submit(Write(claim, task, final=False))
-        start.add_done_callback(lambda f: f.result() or self._make_stale(running))
+        start.add_done_callback(lambda f: None if f.result() else self._make_stale(running))
         if task.timeout_seconds:
             ctx.deadline = time.monotonic() + task.timeout_seconds
         executor = self.registry.get(task.type)
@@ -317,24 +317,27 @@ class Worker:
             error = (f"no executor for task type {task.type!r} on worker {self.id} "
                      f"(it knows: {', '.join(self.registry.types)})")
         else:
-            try:
-                result = await self._invoke(executor, running)
-                encode_json(result, what="result", limit=MAX_RESULT_BYTES)
-            except _Stale:
-                raise
-            except TimeoutError:
-                error = f"timed out after {task.timeout_seconds}s"
-            except asyncio.CancelledError:
-                if running.stale or running.handing_back:
-                    raise _Stale() from None
-                error = "cancelled by request"
-            except ValidationError as exc:
-                error = str(exc)
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
+            result, error = await self._outcome(executor, running)
         if running.stale or running.handing_back:
             raise _Stale()
         await self._finish(running, task, result, error, executor is None)
+
+    async def _outcome(self, executor: Executor, running: _Running) -> tuple[Any, str | None]:
+        """Run the executor: (result, None) on success, (None, error) on failure."""
+        try:
+            result = await self._invoke(executor, running)
+            encode_json(result, what="result", limit=MAX_RESULT_BYTES)
+            return result, None
+        except TimeoutError:
+            return None, f"timed out after {running.claim.task.timeout_seconds}s"
+        except asyncio.CancelledError:
+            if running.stale or running.handing_back:
+                raise _Stale() from None
+            return None, "cancelled by request"
+        except ValidationError as exc:
+            return None, str(exc)
+        except Exception as exc:
+            return None, f"{type(exc).__name__}: {exc}"
 
     async def _invoke(self, executor: Executor, running: _Running) -> Any:
         task, ctx = running.claim.task, running.ctx
@@ -363,7 +366,7 @@ class Worker:
                           outcome="succeeded" if error is None else "failed", error=error)
         history = (*task.history, attempt)
         failed = error is not None
-        if running.cancel_requested or running.ctx.cancelled and error == "cancelled by request":
+        if running.cancel_requested or (running.ctx.cancelled and error == "cancelled by request"):
             after = task.evolve(state=TaskState.CANCELLED, finished_at=now, history=history,
                                 error="cancelled by request", result=None)
             failed = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubetask.model import RetryPolicy
 
@@ -16,4 +16,4 @@ class WorkerSettings:
     lease_ttl: int = 10  # a dead worker's tasks are re-queued within TTL + 1 s
     shutdown_timeout: float = 30.0  # SIGTERM: how long running tasks may finish
     heartbeat_interval: float = 2.0  # how often load figures are refreshed in etcd
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)

@@ -1,0 +1,1 @@
+"""The `kubetask` command line: one module per role or noun."""

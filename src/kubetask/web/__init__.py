@@ -1,0 +1,1 @@
+"""Web: dashboard, JSON HTTP API, Prometheus metrics."""
