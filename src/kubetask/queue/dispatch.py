@@ -144,6 +144,14 @@ class Dispatcher:
                                  [Delete(active.key)])
             return None
         task = codec.load(record.value)
+        if task.state not in (TaskState.ASSIGNED, TaskState.RUNNING):
+            # The attempt ended between our reads of the active index and of the
+            # assignments (its end deletes both): not an orphan. Drop the active key only
+            # if it is somehow still there, unchanged, next to an unchanged record.
+            await self.store.txn([fence, Compare.mod_revision(active.key, active.mod_revision),
+                                  Compare.mod_revision(record.key, record.mod_revision)],
+                                 [Delete(active.key)])
+            return None
         cancel = await self.store.get(self.keys.cancel(task_id))
         attempt = Attempt(number=task.attempts, worker=worker, token=0,
                           started_at=task.started_at, finished_at=time.time(), outcome="lost",

@@ -70,6 +70,13 @@ class Scheduler:
                             self.settings.node_id, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            except Exception:
+                # A bug in one term must not take the queue's scheduler down for good:
+                # the session (and leadership) was given up; campaign again.
+                log.exception("scheduler %s: term failed unexpectedly; campaigning again in "
+                              "%.1fs", self.settings.node_id, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _one_session(self) -> None:
         lease = LeaseKeeper(self.store, self.settings.session_ttl,

@@ -138,9 +138,9 @@ class LeaderTerm:
         pending, more = await self.dispatcher.next_pending(min(free, self.settings.max_batch))
         placements: list[Placement] = []
         for item in pending:
-            candidates = self.view.candidates()
+            candidates = self.view.candidates(item.task.type)
             if not candidates:
-                break
+                continue  # no free worker for this type; others may still fit
             worker = self.strategy.pick(candidates)
             self.view.reserve(worker, item.task.id)
             placements.append(Placement(item, worker.id, worker.lease))

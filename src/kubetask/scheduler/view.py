@@ -51,6 +51,7 @@ class WorkerView:
         current.cpu_percent = info.cpu_percent
         current.memory_percent = info.memory_percent
         current.accepting = info.accepting
+        current.types = frozenset(info.types)
 
     def _drop_worker(self, worker: str) -> None:
         gone = self.workers.pop(worker, None)
@@ -102,8 +103,15 @@ class WorkerView:
         return freed
 
     # --- placements --------------------------------------------------------------
-    def candidates(self) -> list[Candidate]:
-        return [w for w in self.workers.values() if w.free > 0]
+    def candidates(self, task_type: str) -> list[Candidate]:
+        """Workers with a free slot that can run `task_type`. When no worker of the queue
+        knows the type at all, any worker: the task then ends dead with a clear error
+        instead of waiting forever."""
+        free = [w for w in self.workers.values() if w.free > 0]
+        able = [w for w in free if task_type in w.types]
+        if able or any(task_type in w.types for w in self.workers.values()):
+            return able
+        return free
 
     def free_slots(self) -> int:
         return sum(w.free for w in self.workers.values())

@@ -104,6 +104,10 @@ class Worker:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+        jobs = [r.job for r in self._running.values() if r.job is not None]
+        self._abandon_all()  # not graceful: nothing more is committed; leases expire
+        if jobs:
+            await asyncio.wait(jobs, timeout=2)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def __aenter__(self) -> Worker:
@@ -141,9 +145,10 @@ class Worker:
             try:
                 await self._session()
                 delay = 0.2
-            except StoreError as exc:
-                log.warning("worker %s: etcd trouble (%s); re-registering in %.1fs", self.id,
-                            exc, delay)
+            except (StoreError, ExceptionGroup) as exc:
+                # etcd trouble (also from inside the session's task group): register again.
+                log.warning("worker %s: session ended (%s); re-registering in %.1fs", self.id,
+                            _describe(exc), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -450,6 +455,12 @@ class Worker:
 
 class _SessionLost(Exception):
     pass
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _or(value: float | None, default: float) -> float:

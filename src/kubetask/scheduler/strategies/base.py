@@ -18,6 +18,7 @@ class Candidate:
     cpu_percent: float = 0.0
     memory_percent: float = 0.0
     accepting: bool = True
+    types: frozenset[str] = frozenset()  # task types it has executors for
     active: dict[str, int] = field(default_factory=dict)  # task id -> revision seen
     reserved: set[str] = field(default_factory=set)  # placed, commit in flight
 

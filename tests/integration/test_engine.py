@@ -1,0 +1,242 @@
+"""The engine end to end on a real etcd: submit -> priority queue -> scheduler -> worker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from kubetask.client import AsyncClient, TaskSpec
+from kubetask.model import RetryPolicy, TaskState
+from kubetask.worker import ExecutorRegistry, WorkerSettings
+from tests.harness import InProcessSystem
+from tests.integration.executors import ConcurrencyProbe, SlowAsync, greet
+
+pytestmark = pytest.mark.etcd
+
+FAST_RETRY = RetryPolicy(base_seconds=0.05, cap_seconds=0.1)
+
+
+def registry_with(*executors: object) -> ExecutorRegistry:
+    registry = ExecutorRegistry()
+    for ex in executors:
+        registry.register(ex)  # type: ignore[arg-type]
+    return registry
+
+
+async def wait_state(client: AsyncClient, task_id: str, state: TaskState,
+                     timeout: float = 15) -> None:
+    async with asyncio.timeout(timeout):
+        while (await client.get(task_id)).state is not state:
+            await asyncio.sleep(0.05)
+
+
+async def test_submitted_tasks_run_to_success(system: InProcessSystem,
+                                              client: AsyncClient) -> None:
+    await system.scheduler()
+    await system.worker()
+    tasks = await client.submit_many([TaskSpec("echo", {"duration": 0, "i": i})
+                                      for i in range(50)])
+    done = await client.wait([t.id for t in tasks], timeout=30)
+    assert [t.state for t in done] == [TaskState.SUCCEEDED] * 50
+    assert [t.result for t in done] == [{"duration": 0, "i": i} for i in range(50)]
+    assert all(t.attempts == 1 and t.worker == "w0" for t in done)
+    assert all(t.started_at and t.finished_at and t.finished_at >= t.started_at for t in done)
+
+
+async def test_one_slot_runs_urgent_before_normal_before_low(system: InProcessSystem,
+                                                             client: AsyncClient) -> None:
+    probe = ConcurrencyProbe()
+    await system.scheduler()
+    specs = [TaskSpec("probe", {"mark": f"{p}-{i}"}, priority=p) for i in range(3)
+             for p in (0, 1, 3)]
+    tasks = await client.submit_many(specs)
+    await system.worker(registry=registry_with(probe), max_concurrent=1)
+    await client.wait([t.id for t in tasks], timeout=30)
+    assert probe.order == ["3-0", "3-1", "3-2", "1-0", "1-1", "1-2", "0-0", "0-1", "0-2"]
+
+
+async def test_max_concurrent_is_never_exceeded(system: InProcessSystem,
+                                                client: AsyncClient) -> None:
+    probe = ConcurrencyProbe()
+    await system.scheduler()
+    await system.worker(registry=registry_with(probe), max_concurrent=3)
+    tasks = await client.submit_many([TaskSpec("probe", {"duration": 0.05})
+                                      for _ in range(30)])
+    await client.wait([t.id for t in tasks], timeout=30)
+    assert probe.peak == 3
+
+
+async def test_unreliable_succeeds_on_exactly_the_third_attempt(system: InProcessSystem,
+                                                               client: AsyncClient) -> None:
+    await system.scheduler()
+    await system.worker(retry=FAST_RETRY)
+    task = await client.submit("unreliable")
+    (done,) = await client.wait([task.id], timeout=30)
+    assert done.state is TaskState.SUCCEEDED
+    assert done.attempts == 3
+    assert [a.outcome for a in done.history] == ["failed", "failed", "succeeded"]
+    assert "fails attempt 1" in (done.history[0].error or "")
+
+
+async def test_failures_retry_then_go_dead_and_retry_brings_back(
+        system: InProcessSystem, client: AsyncClient) -> None:
+    await system.scheduler()
+    await system.worker(registry=registry_with(), retry=FAST_RETRY)
+    reg = ExecutorRegistry()
+    reg.register_function("fail-always", lambda task: 1 / 0)
+    await system.worker(registry=reg, retry=FAST_RETRY, node_id="failer")
+    task = await client.submit("fail-always", max_retries=2)
+    (done,) = await client.wait([task.id], timeout=30)
+    assert done.state is TaskState.DEAD and done.attempts == 3
+    assert "ZeroDivisionError" in (done.error or "")
+    assert [t.id for t in await client.list(state="dead")] == [task.id]
+    again = await client.retry(task.id)
+    assert again.state is TaskState.PENDING
+    (done,) = await client.wait([task.id], timeout=30)
+    assert done.state is TaskState.DEAD and len(done.history) == 6
+
+
+async def test_unknown_type_goes_dead_at_once_with_a_clear_error(
+        system: InProcessSystem, client: AsyncClient) -> None:
+    await system.scheduler()
+    await system.worker()
+    task = await client.submit("no-such-type", max_retries=5)
+    (done,) = await client.wait([task.id], timeout=15)
+    assert done.state is TaskState.DEAD and done.attempts == 1
+    assert "no executor for task type 'no-such-type'" in (done.error or "")
+
+
+async def test_timeout_stops_an_async_attempt(system: InProcessSystem,
+                                              client: AsyncClient) -> None:
+    await system.scheduler()
+    await system.worker(registry=registry_with(SlowAsync()))
+    task = await client.submit("slow-async", {"duration": 30}, timeout=0.3, max_retries=0)
+    (done,) = await client.wait([task.id], timeout=15)
+    assert done.state is TaskState.DEAD
+    assert "timed out after 0.3s" in (done.error or "")
+
+
+async def test_cancel_pending_and_running(system: InProcessSystem, client: AsyncClient) -> None:
+    await system.scheduler()
+    pending = await client.submit("echo", {"duration": 30})
+    cancelled = await client.cancel(pending.id)
+    assert cancelled.state is TaskState.CANCELLED
+    await system.worker()
+    running = await client.submit("echo", {"duration": 30})
+    await wait_state(client, running.id, TaskState.RUNNING)
+    await client.cancel(running.id)
+    (done,) = await client.wait([running.id], timeout=10)
+    assert done.state is TaskState.CANCELLED
+    counts = await client.reader.counts("default")
+    assert (counts.cancelled, counts.pending, counts.running) == (2, 0, 0)
+
+
+async def test_idempotency_key_returns_the_first_task(client: AsyncClient) -> None:
+    first = await client.submit("echo", key="order-42")
+    again = await client.submit("echo", {"other": True}, key="order-42")
+    assert again.id == first.id and again.payload is None
+    assert (await client.reader.counts("default")).pending == 1
+
+
+async def test_custom_executor_function(system: InProcessSystem, client: AsyncClient) -> None:
+    registry = ExecutorRegistry()
+    registry.register_function("greet", greet)
+    await system.scheduler()
+    await system.worker(registry=registry)
+    task = await client.submit("greet", {"who": "kubetask"})
+    (done,) = await client.wait([task.id], timeout=15)
+    assert done.result == {"greeting": "hello kubetask"}
+
+
+async def test_delayed_task_waits_for_its_time(system: InProcessSystem,
+                                               client: AsyncClient) -> None:
+    await system.scheduler()
+    await system.worker()
+    task = await client.submit("echo", {"duration": 0}, delay=1.0)
+    assert (await client.reader.counts("default")).retrying == 1
+    (done,) = await client.wait([task.id], timeout=15)
+    assert done.started_at is not None and done.started_at >= task.created_at + 1.0
+
+
+async def test_round_robin_spreads_evenly(system: InProcessSystem, client: AsyncClient) -> None:
+    probe = ConcurrencyProbe()
+    for i in range(3):
+        await system.worker(registry=registry_with(probe), node_id=f"rr{i}", max_concurrent=20)
+    await system.scheduler(strategy="round_robin")
+    tasks = await client.submit_many([TaskSpec("probe", {"duration": 0.2}) for _ in range(30)])
+    await client.wait([t.id for t in tasks], timeout=30)
+    assert probe.by_worker == {"rr0": 10, "rr1": 10, "rr2": 10}
+
+
+async def test_weighted_shares_follow_worker_weights(system: InProcessSystem,
+                                                     client: AsyncClient) -> None:
+    probe = ConcurrencyProbe()
+    await system.worker(registry=registry_with(probe), node_id="heavy", weight=3,
+                        max_concurrent=100)
+    await system.worker(registry=registry_with(probe), node_id="light", weight=1,
+                        max_concurrent=100)
+    await system.scheduler(strategy="weighted")
+    tasks = await client.submit_many([TaskSpec("probe", {"duration": 0.2}) for _ in range(40)])
+    await client.wait([t.id for t in tasks], timeout=30)
+    assert probe.by_worker == {"heavy": 30, "light": 10}
+
+
+async def test_least_load_prefers_the_idle_worker(system: InProcessSystem,
+                                                  client: AsyncClient) -> None:
+    probe = ConcurrencyProbe()
+    await system.worker(registry=registry_with(probe), node_id="busy")
+    await system.scheduler(strategy="least_load")
+    blockers = await client.submit_many([TaskSpec("probe", {"duration": 3}) for _ in range(6)])
+    for t in blockers:
+        await wait_state(client, t.id, TaskState.RUNNING)
+    await system.worker(registry=registry_with(probe), node_id="idle")
+    await asyncio.sleep(0.3)
+    tasks = await client.submit_many([TaskSpec("probe", {"duration": 0.1}) for _ in range(4)])
+    done = await client.wait([t.id for t in tasks], timeout=30)
+    assert Counter(t.worker for t in done) == {"idle": 4}
+
+
+async def test_stats_counts_are_exact_after_a_mixed_workload(
+        system: InProcessSystem, client: AsyncClient) -> None:
+    await system.scheduler()
+    await system.worker(retry=FAST_RETRY)
+    ok = await client.submit_many([TaskSpec("echo", {"duration": 0}) for _ in range(7)])
+    flaky = await client.submit("unreliable")
+    dead = await client.submit("nope", max_retries=0)
+    await client.wait([t.id for t in ok] + [flaky.id, dead.id], timeout=30)
+    cancelled = await client.submit("echo", delay=60)
+    await client.cancel(cancelled.id)
+    (stats,) = await client.stats("default")
+    data = stats.to_dict()
+    assert (data["total"], data["succeeded"], data["dead"], data["cancelled"]) == (10, 8, 1, 1)
+    assert data["failed"] == 3  # two unreliable attempts + the unknown type
+    assert (data["pending"], data["running"], data["retrying"], data["workers"]) == (0, 0, 0, 1)
+    (w,) = data["worker_stats"]
+    assert w["id"] == "w0" and w["capacity"] == 10
+
+
+async def test_namespaces_keep_tenants_apart(etcd: object, system: InProcessSystem,
+                                             client: AsyncClient) -> None:
+    other = AsyncClient(client.store.endpoints, namespace=client.keys.namespace + "x")
+    async with other:
+        await other.submit("echo")
+        assert await client.queues() == []
+        assert (await other.reader.counts("default")).pending == 1
+
+
+async def test_graceful_stop_hands_back_unstarted_tasks(system: InProcessSystem,
+                                                        client: AsyncClient) -> None:
+    await system.scheduler()
+    worker = await system.worker(WorkerSettings(node_id="drainer", max_concurrent=1,
+                                                shutdown_timeout=5))
+    tasks = await client.submit_many([TaskSpec("echo", {"duration": 0.5}) for _ in range(3)])
+    await wait_state(client, tasks[0].id, TaskState.RUNNING)
+    await worker.stop(graceful=True)
+    states = [(await client.get(t.id)).state for t in tasks]
+    assert states[0] is TaskState.SUCCEEDED
+    assert TaskState.RUNNING not in states
+    await system.worker(node_id="next")
+    done = await client.wait([t.id for t in tasks], timeout=30)
+    assert all(t.state is TaskState.SUCCEEDED for t in done)

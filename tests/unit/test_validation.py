@@ -1,0 +1,63 @@
+"""Input checks that run before anything is written."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubetask.client import TaskSpec
+from kubetask.errors import ValidationError
+from kubetask.model import MAX_PAYLOAD_BYTES, validate_name
+from kubetask.model.validation import parse_payload
+
+
+@pytest.mark.parametrize("name", ["default", "my-queue", "a.b_c:d@e+f=g", "Q1", "x" * 128])
+def test_valid_names_pass(name: str) -> None:
+    assert validate_name("queue", name) == name
+
+
+@pytest.mark.parametrize("name,fragment", [
+    ("a/b", "'/'"), ("a\x00b", "NUL"), ("a..b", "'..'"), ("", "non-empty"),
+    ("x" * 129, "limit is 128"), ("-lead", "start with"), ("sp ace", "characters outside"),
+])
+def test_key_breaking_names_are_refused_with_the_reason(name: str, fragment: str) -> None:
+    with pytest.raises(ValidationError, match=fragment):
+        validate_name("queue", name)
+
+
+def test_payload_must_be_json() -> None:
+    assert parse_payload('{"n": 1}') == {"n": 1}
+    with pytest.raises(ValidationError, match="not valid JSON"):
+        parse_payload("{bad")
+
+
+def test_payload_over_the_cap_is_refused() -> None:
+    with pytest.raises(ValidationError, match=f"limit is {MAX_PAYLOAD_BYTES}"):
+        TaskSpec("echo", {"blob": "x" * MAX_PAYLOAD_BYTES}).build()
+
+
+def test_non_finite_numbers_are_refused_not_rewritten() -> None:
+    with pytest.raises(ValidationError, match="JSON cannot represent"):
+        TaskSpec("echo", {"x": [float("nan")]}).build()
+
+
+def test_non_json_payload_is_refused() -> None:
+    with pytest.raises(ValidationError, match="not JSON-serializable"):
+        TaskSpec("echo", {"x": object()}).build()
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"priority": 7}, "priority"), ({"max_retries": -1}, "max retries"),
+    ({"timeout": 0}, "greater than 0"), ({"queue": "a/b"}, "queue"),
+    ({"key": "k/1"}, "idempotency key"), ({"delay": -1}, "delay"),
+    ({"retry_base": -2}, "retry_base"),
+])
+def test_spec_build_refuses_bad_fields(kwargs: dict[str, object], fragment: str) -> None:
+    with pytest.raises(ValidationError, match=fragment):
+        TaskSpec("echo", **kwargs).build()  # type: ignore[arg-type]
+
+
+def test_spec_build_defaults_name_to_type_and_drops_past_run_at() -> None:
+    task = TaskSpec("echo", run_at=1.0).build(now=100.0)
+    assert task.name == "echo" and task.run_at is None
+    later = TaskSpec("echo", delay=5).build(now=100.0)
+    assert later.run_at == 105.0
