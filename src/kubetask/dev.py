@@ -8,7 +8,6 @@ progress; Ctrl-C stops every child cleanly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 from kubetask.client import AsyncClient, TaskSpec
 from kubetask.errors import KubetaskError, StoreError
 from kubetask.etcd_process import EtcdProcess, free_port, port_in_use
+from kubetask.wakeup import wait_until_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +139,7 @@ class DevSystem:
                     self.out(f"kubetask dev: a child process exited: {', '.join(dead)}; "
                              f"see {self.logs}/")
                     return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1.0)
+                await wait_until_set(stop, 1.0)
 
     async def _progress(self, client: AsyncClient) -> str:
         try:

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import click
 
 from kubetask.cli.options import NameType, PriorityType, etcd_options, queue_option
 from kubetask.client import AsyncClient, TaskSpec
+from kubetask.errors import ValidationError
 from kubetask.model import TaskState
 from kubetask.model.validation import parse_payload
+
+
+def read_argument(text: str, option: str) -> str:
+    """`@path` reads the value from a file (for payloads too large for a command line)."""
+    if not text.startswith("@"):
+        return text
+    try:
+        return Path(text[1:]).read_text()
+    except OSError as exc:
+        raise ValidationError(f"{option} {text}: cannot read the file ({exc.strerror})") from exc
+
 
 
 @click.command()
@@ -25,7 +38,8 @@ from kubetask.model.validation import parse_payload
               help="0=low, 1=normal, 2=high, 3=urgent (names accepted).")
 @click.option("--count", type=click.IntRange(1, 1_000_000), default=1, show_default=True,
               help="How many tasks to submit (in batches).")
-@click.option("--payload", default=None, help="JSON payload, e.g. '{\"duration\": 0.5}'.")
+@click.option("--payload", default=None,
+              help="JSON payload, e.g. '{\"duration\": 0.5}', or @FILE to read it from a file.")
 @click.option("--max-retries", type=click.IntRange(0, 100), default=3, show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds an attempt may run before it is stopped and counted failed.")
@@ -47,7 +61,7 @@ def client(etcd_endpoints: str, namespace: str, queue: str, type_: str, name: st
            retry_cap: float | None, idempotency_key: str | None,
            wait: bool, wait_timeout: float | None) -> None:
     """Submit tasks; prints each task id on its own line."""
-    value = parse_payload(payload) if payload is not None else None
+    value = parse_payload(read_argument(payload, "--payload")) if payload is not None else None
 
     def key(i: int) -> str | None:
         if idempotency_key is None:

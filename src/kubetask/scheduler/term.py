@@ -9,7 +9,6 @@ Each loop lists, then watches from the list's revision + 1, and re-lists on comp
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from kubetask.scheduler.settings import SchedulerSettings
 from kubetask.scheduler.strategies import Strategy
 from kubetask.scheduler.view import WorkerView
 from kubetask.store import Compare, Event, Get, Keyspace, Store, Watch
+from kubetask.wakeup import wait_until_set
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +172,7 @@ class LeaderTerm:
                 continue
             self._delayed_wake.clear()
             timeout = None if next_due is None else max(next_due - time.time(), 0.01)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._delayed_wake.wait(), timeout)
+            await wait_until_set(self._delayed_wake, timeout)
 
     # --- recovery and reconciliation ---------------------------------------------------
     async def _recover_loop(self) -> None:
@@ -189,8 +188,7 @@ class LeaderTerm:
             self._dispatch_wake.set()
             self._delayed_wake.set()
             self._recover_wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._recover_wake.wait(), self.settings.sweep_interval)
+            await wait_until_set(self._recover_wake, self.settings.sweep_interval)
 
 
 class TermMetrics:

@@ -64,7 +64,8 @@ class LeaseKeeper:
             try:
                 while not self.lost.is_set():
                     await call.write(pb.LeaseKeepAliveRequest(ID=self.id))
-                    response = await asyncio.wait_for(call.read(), timeout=interval)
+                    async with asyncio.timeout(interval):
+                        response = await call.read()
                     if response is grpc.aio.EOF:
                         raise ConnectionError("keepalive stream closed")
                     if response.TTL <= 0:

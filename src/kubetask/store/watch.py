@@ -7,7 +7,6 @@ then watches again from the list's revision + 1 (research: reliability.md §c.4)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from etcd3aio import _protobuf as pb
 from kubetask.errors import Compacted, StoreError
 from kubetask.store.client import KeyValue, Store, _kv
 from kubetask.store.keys import prefix_end
+from kubetask.wakeup import wait_until_set
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,5 @@ class Watch:
                             self._key, exc.code().name, self.next_revision, delay)
             finally:
                 call.cancel()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), delay * (0.5 + random.random()))
+            await wait_until_set(self._closed, delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)

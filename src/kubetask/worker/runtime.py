@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from types import TracebackType
@@ -16,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from kubetask.errors import KubetaskError, StoreError, ValidationError
+from kubetask.errors import Compacted, KubetaskError, StoreError, ValidationError
 from kubetask.model import MAX_RESULT_BYTES, Attempt, Task, TaskState, WorkerInfo, WorkerState
 from kubetask.model.validation import encode_json
 from kubetask.queue import AttemptLog, Claim, Write
@@ -178,8 +179,10 @@ class Worker:
                 log.info("worker %s registered on queue %s (capacity %d, weight %d, types %s)",
                          self.id, self.settings.queue, self.settings.max_concurrent,
                          self.settings.weight, ",".join(self.registry.types))
-                group.create_task(self._follow(watches[0], self._on_assignment_events))
-                group.create_task(self._follow(watches[1], self._on_cancel_events))
+                group.create_task(self._follow(watches[0], self._on_assignment_events,
+                                               self._relist_assignments))
+                group.create_task(self._follow(watches[1], self._on_cancel_events,
+                                               self._relist_cancels))
                 group.create_task(self._heartbeat())
                 await lease.lost.wait()
                 raise _SessionLost()
@@ -193,10 +196,38 @@ class Worker:
                 watch.close()
             await self._committer.stop()
             await lease.stop(revoke=True)
+            # Whatever ended the session, its claims died with the lease; a claim left in
+            # _running would make the next session ignore a new assignment of that task.
+            self._abandon_all()
 
-    async def _follow(self, watch: Watch, handle: Any) -> None:
-        async for batch in watch:
-            handle(batch)
+    async def _follow(self, watch: Watch, handle: Any,
+                      relist: Callable[[], Awaitable[int]]) -> None:
+        while True:
+            try:
+                async for batch in watch:
+                    handle(batch)
+                return
+            except Compacted as exc:
+                # Events were missed and can't be replayed: re-list, then watch again.
+                log.warning("worker %s: %s; re-listing", self.id, exc)
+                watch.next_revision = await relist() + 1
+
+    async def _relist_assignments(self) -> int:
+        mine = await self.store.range_all(Get(self.keys.assignments(self.id), prefix=True))
+        tokens = {self.keys.task_id_of(kv.key): kv.mod_revision for kv in mine.kvs}
+        for task_id, running in list(self._running.items()):
+            if tokens.get(task_id) != running.claim.token:
+                self._on_revoked(task_id)
+        for kv in mine.kvs:
+            self._on_assignment(kv.key, kv.value, kv.mod_revision)
+        return mine.revision
+
+    async def _relist_cancels(self) -> int:
+        cancels = await self.store.range_all(Get(self.keys.cancels(), prefix=True,
+                                                 keys_only=True))
+        self._on_cancel_events([Event(True, kv, None) for kv in cancels.kvs
+                                if self.keys.task_id_of(kv.key) not in self._cancels])
+        return cancels.revision
 
     async def _publish(self) -> None:
         assert self._lease is not None
@@ -284,7 +315,8 @@ class Worker:
         except KubetaskError as exc:
             log.error("task %s on worker %s: %s", task.id, self.id, exc)
         finally:
-            self._running.pop(task.id, None)
+            if self._running.get(task.id) is running:  # not a newer claim of the same task
+                del self._running[task.id]
             self._cancels.discard(task.id)
 
     async def _take_slot(self) -> bool:
@@ -349,17 +381,20 @@ class Worker:
         timeout = task.timeout_seconds
         if executor.is_async:
             running.call = asyncio.ensure_future(call_async(executor, task, ctx))
-            return await asyncio.wait_for(running.call, timeout)
+            async with asyncio.timeout(timeout):
+                return await running.call
         loop = asyncio.get_running_loop()
         running.call = loop.run_in_executor(self._pool, executor.run, task, ctx)
         call = running.call
         try:
-            return await asyncio.wait_for(asyncio.shield(call), timeout)
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(call)
         except (TimeoutError, asyncio.CancelledError):
             ctx.cancel()  # sync code stops cooperatively; its slot is held until it returns
             if not (running.stale or running.handing_back):
                 with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(asyncio.shield(call), self.settings.shutdown_timeout)
+                    async with asyncio.timeout(self.settings.shutdown_timeout):
+                        await asyncio.shield(call)
             raise
 
     async def _finish(self, running: _Running, task: Task, result: Any, error: str | None,
