@@ -91,12 +91,11 @@ class Attempt:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {name: getattr(self, name) for name in _ATTEMPT_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
-        values: dict[str, Any] = {f.name: data.get(f.name) for f in dataclasses.fields(cls)}
-        return cls(**values)
+        return cls(**{name: data.get(name) for name in _ATTEMPT_FIELDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +137,8 @@ class Task:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored form (compact: epoch seconds)."""
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The stored form (compact: epoch seconds). Hot path: no dataclasses machinery."""
+        data = {name: getattr(self, name) for name in _TASK_FIELDS}
         data["priority"] = int(self.priority)
         data["state"] = self.state.value
         data["history"] = [a.to_dict() for a in self.history]
@@ -147,7 +146,7 @@ class Task:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Task:
-        values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+        values = {name: data[name] for name in _TASK_FIELDS if name in data}
         values["priority"] = Priority(int(data.get("priority", 1)))
         values["state"] = TaskState(data.get("state", "pending"))
         values["history"] = tuple(Attempt.from_dict(a) for a in data.get("history", ()))
@@ -182,3 +181,7 @@ class Task:
                 for a in self.history
             ],
         }
+
+
+_ATTEMPT_FIELDS = tuple(f.name for f in dataclasses.fields(Attempt))
+_TASK_FIELDS = tuple(f.name for f in dataclasses.fields(Task))
