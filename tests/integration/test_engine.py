@@ -28,7 +28,7 @@ def registry_with(*executors: object) -> ExecutorRegistry:
 async def wait_state(client: AsyncClient, task_id: str, state: TaskState,
                      timeout: float = 15) -> None:
     async with asyncio.timeout(timeout):
-        while (await client.get(task_id)).state is not state:
+        while (await client.get(task_id)).state is not state:  # noqa: ASYNC110 (remote)
             await asyncio.sleep(0.05)
 
 

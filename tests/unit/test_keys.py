@@ -29,4 +29,4 @@ def test_delayed_keys_sort_by_due_time() -> None:
 
 def test_prefix_end_is_the_next_key_after_the_prefix() -> None:
     assert prefix_end("/a/") == "/a0"
-    assert "/a/zzz" < prefix_end("/a/") and "/a0" >= prefix_end("/a/")
+    assert prefix_end("/a/") > "/a/zzz" and prefix_end("/a/") <= "/a0"

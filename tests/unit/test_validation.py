@@ -49,7 +49,9 @@ def test_non_json_payload_is_refused() -> None:
     ({"priority": 7}, "priority"), ({"max_retries": -1}, "max retries"),
     ({"timeout": 0}, "greater than 0"), ({"queue": "a/b"}, "queue"),
     ({"key": "k/1"}, "idempotency key"), ({"delay": -1}, "delay"),
-    ({"retry_base": -2}, "retry_base"),
+    ({"retry_base": -2}, "retry_base"), ({"delay": "soon"}, "delay must be a number"),
+    ({"delay": float("nan")}, "delay must be a number"), ({"delay": 1e12}, "delay must be from"),
+    ({"run_at": -5}, "run_at must be from"),
 ])
 def test_spec_build_refuses_bad_fields(kwargs: dict[str, object], fragment: str) -> None:
     with pytest.raises(ValidationError, match=fragment):

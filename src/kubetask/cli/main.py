@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from kubetask import __version__
+from kubetask.cli.dashboard import dashboard
 from kubetask.cli.options import log_options
 from kubetask.cli.processes import scheduler, worker
 from kubetask.cli.stats import stats
@@ -64,6 +65,7 @@ cli.add_command(worker)
 cli.add_command(client)
 cli.add_command(task)
 cli.add_command(stats)
+cli.add_command(dashboard)
 
 
 def _fail(message: str, code: int) -> None:

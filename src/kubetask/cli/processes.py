@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
+from kubetask.cli.dashboard import missing_web_extra
 from kubetask.cli.logconfig import configure
 from kubetask.cli.options import NameType, etcd_options, generated_id, log_options, queue_option
 from kubetask.cli.runner import serve
@@ -16,6 +19,34 @@ from kubetask.scheduler import Scheduler, SchedulerSettings
 from kubetask.scheduler.strategies import STRATEGIES
 from kubetask.store import Keyspace, Store
 from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def metrics_options(f: F) -> F:
+    """--metrics-port/--metrics-host: Prometheus /metrics of this process (off by default)."""
+    f = click.option("--metrics-host", default="0.0.0.0", show_default=True,
+                     envvar="KUBETASK_METRICS_HOST",
+                     help="Address of the /metrics endpoint.")(f)
+    f = click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+                     envvar="KUBETASK_METRICS_PORT",
+                     help="Serve Prometheus metrics at http://HOST:PORT/metrics (default: off).")(f)
+    return f
+
+
+def start_metrics(factory: str, port: int | None, host: str, *args: object) -> tuple[Any, Any]:
+    """(hooks, endpoint) from kubetask.web.metrics, or (None, None) when the port is not set."""
+    if port is None:
+        return None, None
+    try:
+        from kubetask.web import metrics
+    except ImportError as exc:
+        raise missing_web_extra(exc) from exc
+    try:
+        return tuple(getattr(metrics, factory)(*args, port=port, host=host))
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve metrics on {host}:{port} "
+                                   f"({exc.strerror or exc}); pick another --metrics-port") from exc
 
 
 @click.command()
@@ -28,22 +59,28 @@ from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
 @click.option("--session-ttl", type=click.IntRange(2, 300), default=5, show_default=True,
               envvar="KUBETASK_SESSION_TTL",
               help="Leader session TTL (s): a dead leader is replaced within TTL + 1 s.")
+@metrics_options
 @log_options
 def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
-              strategy: str, session_ttl: int, log_level: str, log_format: str) -> None:
+              strategy: str, session_ttl: int, metrics_port: int | None, metrics_host: str,
+              log_level: str, log_format: str) -> None:
     """Run a scheduler for a queue (several may run: one leads, the others stand by)."""
     node_id = node_id or generated_id("scheduler")
     configure(log_level, log_format, name=node_id)
     settings = SchedulerSettings(queue=queue, node_id=node_id, strategy=strategy,
                                  session_ttl=session_ttl)
 
+    metrics, endpoint = start_metrics("scheduler_metrics", metrics_port, metrics_host, queue)
+
     async def run() -> None:
         store = Store(parse_endpoints(etcd_endpoints))
         await store.start()
-        sched = Scheduler(store, Keyspace(namespace=namespace), settings)
+        sched = Scheduler(store, Keyspace(namespace=namespace), settings, metrics)
         try:
             await serve(sched.start, sched.stop, sched.wait)
         finally:
+            if endpoint is not None:
+                endpoint.close()
             await store.stop()
 
     asyncio.run(run())
@@ -71,10 +108,12 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
               envvar="KUBETASK_RETRY_BASE", help="Backoff before the first retry (s).")
 @click.option("--retry-cap", type=click.FloatRange(0, 86400), default=60.0,
               show_default=True, envvar="KUBETASK_RETRY_CAP", help="Longest backoff (s).")
+@metrics_options
 @log_options
 def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
            max_concurrent: int, weight: int, imports: tuple[str, ...], lease_ttl: int,
-           shutdown_timeout: float, retry_base: float, retry_cap: float, log_level: str,
+           shutdown_timeout: float, retry_base: float, retry_cap: float,
+           metrics_port: int | None, metrics_host: str, log_level: str,
            log_format: str) -> None:
     """Run a worker: lease tasks of a queue from etcd and execute them."""
     node_id = node_id or generated_id("worker")
@@ -91,13 +130,17 @@ def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
                               shutdown_timeout=shutdown_timeout,
                               retry=RetryPolicy(base_seconds=retry_base, cap_seconds=retry_cap))
 
+    metrics, endpoint = start_metrics("worker_metrics", metrics_port, metrics_host)
+
     async def run() -> None:
         store = Store(parse_endpoints(etcd_endpoints))
         await store.start()
-        w = Worker(store, Keyspace(namespace=namespace), settings, registry)
+        w = Worker(store, Keyspace(namespace=namespace), settings, registry, metrics)
         try:
             await serve(w.start, w.stop, w.wait)
         finally:
+            if endpoint is not None:
+                endpoint.close()
             await store.stop()
 
     asyncio.run(run())

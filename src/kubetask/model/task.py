@@ -95,7 +95,8 @@ class Attempt:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
-        return cls(**{name: data.get(name) for name in _ATTEMPT_FIELDS})
+        values: dict[str, Any] = {name: data.get(name) for name in _ATTEMPT_FIELDS}
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)

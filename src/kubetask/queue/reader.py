@@ -79,23 +79,25 @@ class Reader:
         """Tasks, newest first when unfiltered; filtered by queue and/or state."""
         if limit < 1 or limit > 10_000:
             raise ValidationError(f"limit must be from 1 to 10000, got {limit}")
-        if state is None:
-            tasks = await self._scan_records(limit=limit if queue is None else 0, after=after)
-            if queue is not None:
-                tasks = [t for t in tasks if t.queue == queue][:limit]
-            return tasks
+        if state is None and queue is None:
+            return await self._scan_records(limit=limit, after=after)
+        # Filtered: ids from the state indexes (keys only), then records for one page.
         queues = [queue] if queue is not None else await self.queues()
+        indexes = sorted(set(_INDEX.values())) if state is None else [_INDEX[state]]
         ids: builtins.list[str] = []
         for q in queues:
-            prefix = f"{self.keys.queue(q)}{_INDEX[state]}/"
-            result = await self.store.range_all(Get(prefix, prefix=True, keys_only=True))
-            ids += [self.keys.task_id_of(kv.key) for kv in result.kvs]
-        ids.sort(reverse=True)
-        if after is not None:
-            ids = [i for i in ids if i < after]
-        tasks = await self.get_many(ids[: limit * 2] if state in (TaskState.ASSIGNED,
-                                                                   TaskState.RUNNING) else ids[:limit])
-        return [t for t in tasks if t.state is state][:limit]
+            for index in indexes:
+                prefix = f"{self.keys.queue(q)}{index}/"
+                result = await self.store.range_all(Get(prefix, prefix=True, keys_only=True))
+                ids += [self.keys.task_id_of(kv.key) for kv in result.kvs]
+        ids = sorted({i for i in ids if after is None or i < after}, reverse=True)
+        tasks: builtins.list[Task] = []
+        for start in range(0, len(ids), limit):  # assigned and running share an index
+            page = await self.get_many(ids[start:start + limit])
+            tasks += [t for t in page if state is None or t.state is state]
+            if len(tasks) >= limit:
+                break
+        return tasks[:limit]
 
     async def _scan_records(self, *, limit: int, after: str | None) -> builtins.list[Task]:
         prefix = self.keys.tasks()

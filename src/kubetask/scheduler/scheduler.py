@@ -65,7 +65,7 @@ class Scheduler:
             try:
                 await self._one_session()
                 delay = 0.2
-            except StoreError as exc:
+            except (StoreError, NotLeader) as exc:  # NotLeader: our session expired meanwhile
                 log.warning("scheduler %s: etcd trouble (%s); retrying in %.1fs",
                             self.settings.node_id, exc, delay)
                 await asyncio.sleep(delay)

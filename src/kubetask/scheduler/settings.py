@@ -13,3 +13,4 @@ class SchedulerSettings:
     session_ttl: int = 5  # leader session lease; a dead leader is replaced within TTL + 1 s
     sweep_interval: float = 2.0  # orphan and missed-event reconciliation
     max_batch: int = 1024  # pending tasks read per dispatch round
+    unknown_type_grace: float = 2.0  # before a task of a type no worker knows goes anywhere

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from kubetask.errors import Compacted, LeaseLost, NotLeader
+from kubetask.errors import Compacted, LeaseLost, NotLeader, StoreError
 from kubetask.queue import Dispatcher, Placement
 from kubetask.scheduler.settings import SchedulerSettings
 from kubetask.scheduler.strategies import Strategy
@@ -57,6 +57,8 @@ class LeaderTerm:
                 group.create_task(self._promote_loop(), name="promote")
                 group.create_task(self._recover_loop(), name="recover")
         except* NotLeader as eg:
+            raise eg.exceptions[0] from None
+        except* StoreError as eg:  # etcd trouble in one loop ends the term, unwrapped
             raise eg.exceptions[0] from None
         finally:
             for watch in self._watches:
@@ -138,7 +140,10 @@ class LeaderTerm:
         pending, more = await self.dispatcher.next_pending(min(free, self.settings.max_batch))
         placements: list[Placement] = []
         for item in pending:
-            candidates = self.view.candidates(item.task.type)
+            # A type no worker knows may belong to a worker that is just joining: give it
+            # a moment before the task is sent anywhere to fail.
+            waited = time.time() - item.task.created_at >= self.settings.unknown_type_grace
+            candidates = self.view.candidates(item.task.type, any_worker=waited)
             if not candidates:
                 continue  # no free worker for this type; others may still fit
             worker = self.strategy.pick(candidates)

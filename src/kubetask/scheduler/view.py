@@ -103,13 +103,13 @@ class WorkerView:
         return freed
 
     # --- placements --------------------------------------------------------------
-    def candidates(self, task_type: str) -> list[Candidate]:
+    def candidates(self, task_type: str, *, any_worker: bool) -> list[Candidate]:
         """Workers with a free slot that can run `task_type`. When no worker of the queue
-        knows the type at all, any worker: the task then ends dead with a clear error
-        instead of waiting forever."""
+        knows the type at all and `any_worker`, any worker: the task then ends dead with a
+        clear error instead of waiting forever."""
         free = [w for w in self.workers.values() if w.free > 0]
         able = [w for w in free if task_type in w.types]
-        if able or any(task_type in w.types for w in self.workers.values()):
+        if able or not any_worker or any(task_type in w.types for w in self.workers.values()):
             return able
         return free
 

@@ -58,6 +58,14 @@ class LeaseKeeper:
             self.lost.set()
 
     async def _run(self) -> None:
+        try:
+            await self._keep_alive()
+        except Exception as exc:
+            # A keeper that died silently would leave `lost` unset forever: its owner would
+            # go on as if it still held the lease (a zombie that never re-registers).
+            self._mark_lost(f"keepalive stopped ({type(exc).__name__}: {exc})")
+
+    async def _keep_alive(self) -> None:
         interval = self.ttl / 3
         while not self.lost.is_set():
             call: Any = self._store.lease_stub.LeaseKeepAlive()
@@ -73,7 +81,8 @@ class LeaseKeeper:
                         return
                     self.last_refresh = time.monotonic()
                     await asyncio.sleep(interval)
-            except (grpc.aio.AioRpcError, ConnectionError, TimeoutError) as exc:
+            except (grpc.aio.AioRpcError, ConnectionError, TimeoutError,
+                    asyncio.InvalidStateError) as exc:  # write on a stream that already failed
                 silent = time.monotonic() - self.last_refresh
                 if silent > self.ttl:
                     self._mark_lost(f"no refresh for {silent:.1f}s (> TTL {self.ttl}s)")

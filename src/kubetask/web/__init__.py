@@ -1,1 +1,1 @@
-"""Web: dashboard, JSON HTTP API, Prometheus metrics."""
+"""The dashboard, its JSON HTTP API and Prometheus metrics (the only code that imports aiohttp)."""

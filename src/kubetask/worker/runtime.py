@@ -294,6 +294,9 @@ class Worker:
 
     def _abandon_all(self) -> None:
         for running in list(self._running.values()):
+            log.warning("task %s: worker %s drops attempt %d (claim %d): its lease is gone, "
+                        "nothing of it is committed", running.claim.task.id, self.id,
+                        running.claim.task.attempts, running.claim.token)
             self._make_stale(running)
             if running.job is not None:
                 running.job.cancel()
@@ -401,12 +404,15 @@ class Worker:
                       no_executor: bool) -> None:
         assert self._committer is not None
         now = time.time()
+        cancelled = running.cancel_requested or (running.ctx.cancelled
+                                                 and error == "cancelled by request")
+        outcome = "cancelled" if cancelled else "succeeded" if error is None else "failed"
         attempt = Attempt(number=task.attempts, worker=self.id, token=running.claim.token,
-                          started_at=task.started_at, finished_at=now,
-                          outcome="succeeded" if error is None else "failed", error=error)
+                          started_at=task.started_at, finished_at=now, outcome=outcome,
+                          error=error)
         history = (*task.history, attempt)
         failed = error is not None
-        if running.cancel_requested or (running.ctx.cancelled and error == "cancelled by request"):
+        if cancelled:
             after = task.evolve(state=TaskState.CANCELLED, finished_at=now, history=history,
                                 error="cancelled by request", result=None)
             failed = False

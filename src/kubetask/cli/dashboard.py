@@ -1,0 +1,63 @@
+"""`kubetask dashboard`: the web dashboard, JSON HTTP API and /metrics of a namespace."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from kubetask.cli.logconfig import configure
+from kubetask.cli.options import etcd_options, log_options
+from kubetask.cli.runner import serve
+
+
+def missing_web_extra(exc: ImportError) -> click.ClickException:
+    """The web layer is an optional extra (aiohttp, prometheus_client): commands import it
+    when they run, and say how to install it when it is missing."""
+    return click.ClickException(
+        f"this needs the web extra ({exc}); install it with: pip install 'kubetask[web]'")
+
+
+@click.command()
+@etcd_options
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="KUBETASK_DASHBOARD_HOST",
+              help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              envvar="KUBETASK_DASHBOARD_PORT", help="Port to listen on (0: any free port).")
+@click.option("--allow-writes", is_flag=True, envvar="KUBETASK_DASHBOARD_ALLOW_WRITES",
+              help="Let anyone who reaches the port submit, cancel and retry tasks.")
+@click.option("--token", envvar="KUBETASK_DASHBOARD_TOKEN", metavar="TOKEN",
+              help="Allow writes to requests with `Authorization: Bearer TOKEN`.")
+@log_options
+def dashboard(etcd_endpoints: str, namespace: str, host: str, port: int, allow_writes: bool,
+              token: str | None, log_level: str, log_format: str) -> None:
+    """Serve the web dashboard, the JSON HTTP API (/api/v1) and Prometheus /metrics.
+
+    Read-only unless --allow-writes or --token is given.
+    """
+    configure(log_level, log_format, name="dashboard")
+    try:
+        from kubetask.web.server import Dashboard
+        from kubetask.web.settings import DashboardSettings
+    except ImportError as exc:
+        raise missing_web_extra(exc) from exc
+    settings = DashboardSettings(
+        etcd_endpoints=etcd_endpoints, namespace=namespace, host=host, port=port,
+        allow_writes=allow_writes, token=token or None)
+    board = Dashboard(settings)
+
+    async def start() -> None:
+        try:
+            await board.start()
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another "
+                "dashboard running? Pass --port N") from exc
+        writes = {"open": "writes allowed", "token": "writes need the token",
+                  "disabled": "read-only"}[settings.writes]
+        click.echo(f"kubetask dashboard: {board.url}  (namespace {namespace}, {writes})",
+                   err=False)
+        click.echo(f"  API      {board.url}api/v1  (OpenAPI: {board.url}api/v1/openapi.json)")
+        click.echo(f"  metrics  {board.url}metrics")
+
+    asyncio.run(serve(start, board.stop))

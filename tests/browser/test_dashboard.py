@@ -1,0 +1,208 @@
+"""The dashboard in Debian's headless Chromium (Playwright, no browser download), served by a
+real `kubetask dashboard` process over a real etcd, with a scheduler and workers running."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from kubetask.client import AsyncClient, TaskSpec
+from kubetask.etcd_process import free_port
+from kubetask.model import TaskState
+from tests.harness import InProcessSystem, Proc
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.etcd,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="/usr/bin/chromium is absent: `make system-deps` installs it "
+                              "(apt-get install chromium)"),
+]
+
+async_api = pytest.importorskip("playwright.async_api",
+                                reason="playwright is not installed (the test extra has it)")
+expect = async_api.expect
+TIMEOUT = 15_000  # ms, for every expectation on the page
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+async def dashboard(cli_env: dict[str, str], tmp_path: Path) -> AsyncIterator[str]:
+    """`kubetask dashboard --allow-writes` as a real process; yields the URL it printed."""
+    port = free_port()
+    proc = Proc(["dashboard", "--port", str(port), "--allow-writes"], cli_env,
+                tmp_path / "dashboard.log")
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        async with asyncio.timeout(30):
+            while not await asyncio.to_thread(_answers, f"{url}healthz"):
+                assert proc.popen.poll() is None, proc.output()
+                await asyncio.sleep(0.2)
+        assert url in proc.output()  # the command prints where to point the browser
+        yield url
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+async def page(dashboard: str) -> AsyncIterator[async_api.Page]:
+    async with async_api.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                           args=["--no-sandbox"])
+        try:
+            context = await browser.new_context(viewport={"width": 1440, "height": 1000})
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(dashboard)
+            yield page
+            assert errors == [], errors  # no script error while the test ran
+        finally:
+            await browser.close()
+
+
+@contextlib.asynccontextmanager
+async def steady_load(client: AsyncClient) -> AsyncIterator[None]:
+    """A trickle of short tasks, so workers are busy and the chart has something to show."""
+    async def submit() -> None:
+        i = 0
+        while True:
+            await client.submit_many([TaskSpec("echo", {"duration": 0.4, "n": i + k},
+                                               name=f"load-{i + k}", priority=k % 4)
+                                      for k in range(4)])
+            i += 4
+            await asyncio.sleep(0.5)
+
+    task = asyncio.create_task(submit())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def queue_cell(page: async_api.Page, queue: str, stat: str) -> async_api.Locator:
+    return page.locator(f'#queues tr[data-queue="{queue}"] td[data-stat="{stat}"]')
+
+
+async def test_dashboard_shows_counts_live_tasks_and_acts(page: async_api.Page,
+                                                          client: AsyncClient,
+                                                          system: InProcessSystem) -> None:
+    await system.scheduler()
+    await system.worker(node_id="worker-a", max_concurrent=4)
+    await system.worker(node_id="worker-b", max_concurrent=4)
+    done = await client.submit_many([TaskSpec("echo", {"duration": 0}, name=f"warmup-{i}")
+                                     for i in range(5)])
+    dead = await client.submit("no-such-type", name="doomed", max_retries=0)
+    parked = await client.submit_many([TaskSpec("echo", queue="parked", name=f"parked-{i}",
+                                                priority=i % 4) for i in range(3)])
+    await client.wait([t.id for t in [*done, dead]], timeout=30)
+
+    # The counts, as etcd has them.
+    await expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=TIMEOUT)
+    await expect(queue_cell(page, "default", "succeeded")).to_have_text("5", timeout=TIMEOUT)
+    await expect(queue_cell(page, "default", "dead")).to_have_text("1", timeout=TIMEOUT)
+    await expect(queue_cell(page, "parked", "pending")).to_have_text("3", timeout=TIMEOUT)
+    await expect(page.locator("#totals [data-total=workers] .value")).to_have_text("2")
+    await expect(page.locator("[data-worker=worker-a] [data-meter=slots]")).to_be_visible()
+    await expect(page.locator("#mode")).to_have_text("writes enabled")
+
+    # A task submitted through the SDK shows up without a reload.
+    await page.evaluate("window.__sameDocument = true")
+    hostile = "<img src=x onerror=window.__xss=1>"
+    new = await client.submit("echo", {"html": hostile}, queue="parked", name="from-sdk")
+    row = page.locator(f'#tasks tr[data-id="{new.id}"]')
+    await expect(row).to_be_visible(timeout=TIMEOUT)
+    await expect(row.locator("[data-col=state] .badge")).to_have_text("pending")
+    assert await page.evaluate("window.__sameDocument") is True
+
+    # Its details show the payload as text (never as HTML); cancel it from the page.
+    await row.click()
+    detail = page.locator("#detail")
+    await expect(detail.locator("#detail-payload")).to_contain_text(hostile, timeout=TIMEOUT)
+    assert await page.evaluate("window.__xss") is None
+    await detail.locator("#detail-cancel").click()
+    await expect(detail.locator("#detail-state")).to_have_text("cancelled", timeout=TIMEOUT)
+    await expect(row.locator("[data-col=state] .badge")).to_have_text("cancelled",
+                                                                      timeout=TIMEOUT)
+    assert (await client.get(new.id)).state is TaskState.CANCELLED
+    await detail.locator("#detail-close").click()
+
+    # Retry the dead task from its details: it runs again (and, typeless, dies again).
+    await page.select_option("#filters [name=state]", "dead")
+    dead_row = page.locator(f'#tasks tr[data-id="{dead.id}"]')
+    await dead_row.click()
+    await expect(detail.locator("#detail-attempts tbody tr")).to_have_count(1, timeout=TIMEOUT)
+    await expect(detail.locator("#detail-error")).to_contain_text("no executor")
+    await detail.locator("#detail-retry").click()
+    await expect(page.locator(".toast").first).to_contain_text("queued again", timeout=TIMEOUT)
+    await expect(detail.locator("#detail-attempts tbody tr")).to_have_count(2, timeout=TIMEOUT)
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "dashboard-dead-task.png"))
+    again = await client.get(dead.id)
+    assert len(again.history) == 2 and again.state is TaskState.DEAD
+    await detail.locator("#detail-close").click()
+    await page.select_option("#filters [name=state]", "")
+
+    # Submit from the page.
+    await page.locator("#submit-open").click()
+    form = page.locator("#submit-form")
+    await form.locator("[name=queue]").fill("parked")
+    await form.locator("[name=name]").fill("from-the-page")
+    await form.locator("[name=priority]").select_option("3")
+    await form.locator("[name=payload]").fill('{"who": "browser"}')
+    await form.locator("#submit-send").click()
+    await expect(page.locator("#tasks tr", has_text="from-the-page")).to_be_visible(
+        timeout=TIMEOUT)
+    stored = [t for t in await client.list(queue="parked") if t.name == "from-the-page"]
+    assert len(stored) == 1 and stored[0].payload == {"who": "browser"}
+    assert stored[0].priority == 3
+    await expect(queue_cell(page, "parked", "pending")).to_have_text("4", timeout=TIMEOUT)
+    assert {t.id for t in parked} <= {t.id for t in await client.list(queue="parked")}
+
+    # Bad input is refused with the server's message, in the form.
+    await page.locator("#submit-open").click()
+    await form.locator("[name=queue]").fill("no/slashes")
+    await form.locator("#submit-send").click()
+    await expect(page.locator("#submit-error")).to_contain_text("'/'", timeout=TIMEOUT)
+    await page.screenshot(path=str(ARTIFACTS / "dashboard-submit.png"))
+    await form.locator("[data-close]").first.click()
+
+
+async def test_dashboard_screenshot(page: async_api.Page, client: AsyncClient,
+                                    system: InProcessSystem) -> None:
+    """A picture of a busy system, saved under artifacts/ for people to look at."""
+    await system.scheduler()
+    for name in ("worker-1", "worker-2", "worker-3"):
+        await system.worker(node_id=name, max_concurrent=3)
+    await client.submit_many([TaskSpec("no-such-type", name="broken-import", max_retries=0),
+                              *[TaskSpec("echo", queue="reports", name=f"report-{i}",
+                                         priority=i % 4) for i in range(6)],
+                              TaskSpec("echo", {"duration": 3600}, delay=3600,
+                                       name="nightly-cleanup")])
+    async with steady_load(client):
+        await expect(page.locator("#live")).to_have_attribute("data-state", "live",
+                                                             timeout=TIMEOUT)
+        await asyncio.sleep(12)  # a few seconds of throughput on the chart
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+        await page.locator("#tasks tbody tr").first.click()
+        await expect(page.locator("#detail-state")).not_to_be_empty(timeout=TIMEOUT)
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-task.png"))
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
