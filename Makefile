@@ -37,13 +37,17 @@ unit: venv ## Unit tests only (no etcd)
 test: venv system-deps lint ## Everything: lint, unit, integration (real etcd), load, faults, browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-bench-quick: venv ## A small benchmark run (a few minutes)
+bench-deps: venv ## redis-server (Debian) and the peers (Celery, Dramatiq, RQ) for the benchmarks
+	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	$(PIP) install --quiet -r bench/requirements-peers.txt
+
+bench-quick: bench-deps ## A small benchmark run (a few minutes)
 	$(PY) -m bench.run --quick
 
-bench: venv ## The full benchmark against Celery, Dramatiq and RQ; writes bench/results/
+bench: bench-deps ## The full benchmark against Celery, Dramatiq and RQ; writes bench/results/
 	$(PY) -m bench.run
 
 clean: ## Remove the venv, caches and dev data
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .kubetask-dev
 
-.PHONY: help venv dev system-deps lint unit test bench bench-quick clean
+.PHONY: help venv dev system-deps lint unit test bench-deps bench bench-quick clean

@@ -80,14 +80,25 @@ class DevSystem:
         self.out(f"  etcd          {self.endpoint}  (pid {pid})")
         common = ["--etcd-endpoints", self.endpoint, "--namespace", s.namespace,
                   "--log-level", s.log_level]
+        metrics = _has_dashboard()  # Prometheus needs the web extra
+        ports = [free_port() for _ in range(s.workers + 1)] if metrics else []
+
+        def metrics_args(index: int) -> list[str]:
+            return ["--metrics-port", str(ports[index]), "--metrics-host", "127.0.0.1"] \
+                if metrics else []
+
         self._spawn("scheduler-1", ["scheduler", "--node-id", "scheduler-1",
-                                    "--strategy", s.strategy, *common])
+                                    "--strategy", s.strategy, *common, *metrics_args(0)])
         for i in range(1, s.workers + 1):
             self._spawn(f"worker-{i}", ["worker", "--node-id", f"worker-{i}", "--max-concurrent",
-                                        str(s.max_concurrent), *common])
+                                        str(s.max_concurrent), *common, *metrics_args(i)])
         self.out(f"  scheduler     scheduler-1 (strategy {s.strategy})")
         self.out(f"  workers       {', '.join(f'worker-{i}' for i in range(1, s.workers + 1))}"
                  f" ({s.max_concurrent} slots each)")
+        if metrics:
+            self.out("  metrics       " + ", ".join(
+                f"http://127.0.0.1:{port}/metrics" for port in ports[:2]) + (" ..." if
+                                                                           len(ports) > 2 else ""))
         if s.dashboard_port is not None and _has_dashboard():
             if port_in_use(s.dashboard_port):
                 self.out(f"  dashboard     not started: port {s.dashboard_port} is in use "
