@@ -45,12 +45,12 @@ class Dispatcher:
         self.keys = keys
         self.queue = queue
 
-    async def next_pending(self, limit: int) -> tuple[list[Pending], bool]:
-        """Up to `limit` pending tasks in dispatch order (priority, then FIFO); and
-        whether more remain."""
+    async def read_pending(self, limit: int) -> tuple[list[KeyValue], bool]:
+        """The first `limit` pending keys in dispatch order (priority, then FIFO), with
+        their records; and whether more remain."""
         result = await self.store.range(Get(self.keys.pending_all(self.queue), prefix=True),
                                         limit=limit)
-        return [Pending(kv, codec.load(kv.value)) for kv in result.kvs], result.more
+        return result.kvs, result.more
 
     async def assign(self, placements: Sequence[Placement], fence: Compare) -> list[Placement]:
         """Commit placements; returns those committed. Raises NotLeader when the fence

@@ -10,6 +10,7 @@ Entries deleted by others (a cancel) stay until a dispatch of them fails its com
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 
 from kubetask.queue import Pending, codec
 from kubetask.store import KeyValue
@@ -48,6 +49,10 @@ class PendingBuffer:
             index = bisect.bisect_left(self._keys, key)
             if index < len(self._keys) and self._keys[index] == key:
                 del self._keys[index]
+
+    def __iter__(self) -> Iterator[Pending]:
+        """Entries in dispatch order (do not add or discard while iterating)."""
+        return (self._entries[key] for key in self._keys)
 
     def head(self, limit: int, skip: set[str]) -> list[Pending]:
         """Up to `limit` entries in dispatch order, leaving out keys in `skip`."""

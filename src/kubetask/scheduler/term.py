@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from kubetask.errors import Compacted, LeaseLost, NotLeader, StoreError
 from kubetask.queue import Dispatcher, Placement
+from kubetask.scheduler.pending_buffer import PendingBuffer
 from kubetask.scheduler.settings import SchedulerSettings
 from kubetask.scheduler.strategies import Strategy
 from kubetask.scheduler.view import WorkerView
@@ -35,6 +36,7 @@ class LeaderTerm:
         self.fence = fence
         self.dispatcher = Dispatcher(store, keys, settings.queue)
         self.view = WorkerView(keys, settings.queue)
+        self.pending = PendingBuffer()
         self.metrics = metrics or TermMetrics()
         self._dispatch_wake = asyncio.Event()
         self._delayed_wake = asyncio.Event()
@@ -50,7 +52,7 @@ class LeaderTerm:
                 await self._follow(self.keys.active_all(self.queue), self._on_active,
                                    self._load_active, group)
                 await self._follow(self.keys.pending_all(self.queue), self._on_pending,
-                                   None, group, puts_only=True)
+                                   self._reset_pending, group, puts_only=True)
                 await self._follow(self.keys.delayed_all(self.queue), self._on_delayed,
                                    None, group, puts_only=True)
                 group.create_task(self._dispatch_loop(), name="dispatch")
@@ -118,7 +120,13 @@ class LeaderTerm:
         if self.view.apply_active_events(events):
             self._dispatch_wake.set()
 
+    async def _reset_pending(self, get: Get) -> int:
+        self.pending = PendingBuffer()  # the next dispatch round reads the head again
+        return await self.store.revision()
+
     def _on_pending(self, events: list[Event]) -> None:
+        for event in events:
+            self.pending.add(event.kv)
         self._dispatch_wake.set()
 
     def _on_delayed(self, events: list[Event]) -> None:
@@ -137,9 +145,24 @@ class LeaderTerm:
         free = self.view.free_slots()
         if free == 0:
             return False
-        pending, more = await self.dispatcher.next_pending(min(free, self.settings.max_batch))
+        want = min(free, self.settings.max_batch)
+        if self.pending.should_read(want, set()):
+            kvs, more = await self.dispatcher.read_pending(self.settings.max_batch)
+            self.pending.fill(kvs, more)
+        placements = self._place(want)
+        if not placements:
+            return False
+        committed = await self._commit(placements)
+        return len(placements) == want or len(committed) < len(placements)
+
+    def _place(self, want: int) -> list[Placement]:
+        """Pick a worker for up to `want` buffered pending tasks (slots reserved)."""
         placements: list[Placement] = []
-        for item in pending:
+        # Scan past tasks no free worker can take (their type's workers are busy), so they
+        # do not block tasks of other types behind them.
+        for item in self.pending:
+            if len(placements) == want:
+                break
             # A type no worker knows may belong to a worker that is just joining: give it
             # a moment before the task is sent anywhere to fail.
             waited = time.time() - item.task.created_at >= self.settings.unknown_type_grace
@@ -149,11 +172,14 @@ class LeaderTerm:
             worker = self.strategy.pick(candidates)
             self.view.reserve(worker, item.task.id)
             placements.append(Placement(item, worker.id, worker.lease))
-        if not placements:
-            return False
+        return placements
+
+    async def _commit(self, placements: list[Placement]) -> list[Placement]:
         committed: list[Placement] = []
         try:
             committed = await self.dispatcher.assign(placements, self.fence)
+            for p in placements:  # committed, or changed under us (cancelled): gone
+                self.pending.discard(p.pending.kv.key)
         except LeaseLost:
             # A worker died between our view and the commit: refresh the view and retry.
             await self._load_workers(Get(self.keys.workers(self.queue), prefix=True))
@@ -166,7 +192,7 @@ class LeaderTerm:
         now = time.time()
         for p in committed:
             self.metrics.dispatched(now - p.pending.task.created_at, p.pending.task.priority)
-        return more or len(committed) < len(placements)
+        return committed
 
     # --- delayed -> pending --------------------------------------------------------
     async def _promote_loop(self) -> None:
