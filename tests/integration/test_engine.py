@@ -8,7 +8,9 @@ from collections import Counter
 import pytest
 
 from kubetask.client import AsyncClient, TaskSpec
+from kubetask.errors import StoreError
 from kubetask.model import RetryPolicy, TaskState
+from kubetask.store import Get
 from kubetask.worker import ExecutorRegistry, WorkerSettings
 from tests.harness import InProcessSystem
 from tests.integration.executors import ConcurrencyProbe, SlowAsync, greet
@@ -240,3 +242,32 @@ async def test_graceful_stop_hands_back_unstarted_tasks(system: InProcessSystem,
     await system.worker(node_id="next")
     done = await client.wait([t.id for t in tasks], timeout=30)
     assert all(t.state is TaskState.SUCCEEDED for t in done)
+
+
+async def test_finished_tasks_expire_and_history_is_compacted(
+        system: InProcessSystem, client: AsyncClient) -> None:
+    await system.scheduler(retention_seconds=0.5, compact_history_seconds=0.5,
+                                   janitor_interval=0.2)
+    await system.worker(retry=FAST_RETRY)
+    tasks = await client.submit_many([TaskSpec("echo", {"duration": 0}, key=f"k{i}")
+                                      for i in range(5)] + [TaskSpec("nope", max_retries=0)])
+    await client.wait([t.id for t in tasks], timeout=15)
+    old_revision = await client.store.revision()
+    async with asyncio.timeout(15):
+        while await client.queues() and (await client.reader.counts("default")).total:
+            await asyncio.sleep(0.1)  # noqa: ASYNC110 (remote state)
+    counts = await client.reader.counts("default")
+    assert (counts.total, counts.failed) == (0, 0)
+    assert await client.list() == []
+    # the idempotency keys went with their tasks: the same key makes a new task
+    again = await client.submit("echo", key="k0")
+    assert again.id not in {t.id for t in tasks}
+    async with asyncio.timeout(15):  # history before the sweep gets compacted away
+        while True:
+            try:
+                await client.store.range(Get(client.keys.tasks(), prefix=True),
+                                         revision=old_revision)
+            except StoreError as exc:
+                assert "compacted" in str(exc)
+                break
+            await asyncio.sleep(0.1)

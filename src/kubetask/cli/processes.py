@@ -59,16 +59,25 @@ def start_metrics(factory: str, port: int | None, host: str, *args: object) -> t
 @click.option("--session-ttl", type=click.IntRange(2, 300), default=5, show_default=True,
               envvar="KUBETASK_SESSION_TTL",
               help="Leader session TTL (s): a dead leader is replaced within TTL + 1 s.")
+@click.option("--retention", type=click.FloatRange(min=0), default=86400.0, show_default=True,
+              envvar="KUBETASK_RETENTION",
+              help="Seconds a finished task is kept before it is deleted (0: keep forever).")
+@click.option("--compact-history", type=click.FloatRange(min=0), default=300.0,
+              show_default=True, envvar="KUBETASK_COMPACT_HISTORY",
+              help="Seconds of etcd history kept; older history is compacted (0: leave "
+              "compaction to etcd's own --auto-compaction).")
 @metrics_options
 @log_options
 def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
-              strategy: str, session_ttl: int, metrics_port: int | None, metrics_host: str,
+              strategy: str, session_ttl: int, retention: float, compact_history: float,
+              metrics_port: int | None, metrics_host: str,
               log_level: str, log_format: str) -> None:
     """Run a scheduler for a queue (several may run: one leads, the others stand by)."""
     node_id = node_id or generated_id("scheduler")
     configure(log_level, log_format, name=node_id)
     settings = SchedulerSettings(queue=queue, node_id=node_id, strategy=strategy,
-                                 session_ttl=session_ttl)
+                                 session_ttl=session_ttl, retention_seconds=retention,
+                                 compact_history_seconds=compact_history)
 
     metrics, endpoint = start_metrics("scheduler_metrics", metrics_port, metrics_host, queue)
 

@@ -91,7 +91,8 @@ class Attempt:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _ATTEMPT_FIELDS}
+        return {name: value for name in _ATTEMPT_FIELDS
+                if (value := getattr(self, name)) is not None}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
@@ -139,10 +140,16 @@ class Task:
 
     def to_dict(self) -> dict[str, Any]:
         """The stored form (compact: epoch seconds). Hot path: no dataclasses machinery."""
-        data = {name: getattr(self, name) for name in _TASK_FIELDS}
+        # Fields at their None/empty default are left out: a record is written several
+        # times per task, and etcd keeps every version until compaction.
+        data = {name: value for name in _TASK_FIELDS
+                if (value := getattr(self, name)) is not None}
         data["priority"] = int(self.priority)
         data["state"] = self.state.value
-        data["history"] = [a.to_dict() for a in self.history]
+        if self.history:
+            data["history"] = [a.to_dict() for a in self.history]
+        else:
+            data.pop("history", None)
         return data
 
     @classmethod

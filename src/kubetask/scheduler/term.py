@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from kubetask.errors import Compacted, LeaseLost, NotLeader, StoreError
 from kubetask.queue import Dispatcher, Placement
+from kubetask.scheduler.janitor import Janitor
 from kubetask.scheduler.pending_buffer import PendingBuffer
 from kubetask.scheduler.settings import SchedulerSettings
 from kubetask.scheduler.strategies import Strategy
@@ -58,6 +59,7 @@ class LeaderTerm:
                 group.create_task(self._dispatch_loop(), name="dispatch")
                 group.create_task(self._promote_loop(), name="promote")
                 group.create_task(self._recover_loop(), name="recover")
+                group.create_task(self._janitor_loop(), name="janitor")
         except* NotLeader as eg:
             raise eg.exceptions[0] from None
         except* StoreError as eg:  # etcd trouble in one loop ends the term, unwrapped
@@ -204,6 +206,13 @@ class LeaderTerm:
             self._delayed_wake.clear()
             timeout = None if next_due is None else max(next_due - time.time(), 0.01)
             await wait_until_set(self._delayed_wake, timeout)
+
+    # --- housekeeping ------------------------------------------------------------------
+    async def _janitor_loop(self) -> None:
+        janitor = Janitor(self.store, self.keys, self.settings)
+        while True:
+            await janitor.sweep(self.fence)
+            await asyncio.sleep(self.settings.janitor_interval)
 
     # --- recovery and reconciliation ---------------------------------------------------
     async def _recover_loop(self) -> None:
