@@ -30,7 +30,7 @@ def registry_with(*executors: object) -> ExecutorRegistry:
 async def wait_state(client: AsyncClient, task_id: str, state: TaskState,
                      timeout: float = 15) -> None:
     async with asyncio.timeout(timeout):
-        while (await client.get(task_id)).state is not state:  # noqa: ASYNC110 (remote)
+        while (await client.get(task_id)).state is not state:
             await asyncio.sleep(0.05)
 
 
@@ -255,7 +255,7 @@ async def test_finished_tasks_expire_and_history_is_compacted(
     old_revision = await client.store.revision()
     async with asyncio.timeout(15):
         while await client.queues() and (await client.reader.counts("default")).total:
-            await asyncio.sleep(0.1)  # noqa: ASYNC110 (remote state)
+            await asyncio.sleep(0.1)
     counts = await client.reader.counts("default")
     assert (counts.total, counts.failed) == (0, 0)
     assert await client.list() == []
