@@ -48,3 +48,13 @@ def test_discard_and_skip() -> None:
     assert [p.kv.key for p in buf.head(10, {a.key})] == [c.key]
     buf.discard("not-there")
     assert len(buf) == 2
+
+
+def test_discard_keeps_a_newer_version_of_the_key() -> None:
+    buf = PendingBuffer()
+    old = kv(1, revision=5)
+    buf.fill([old], more=False)
+    newer = KeyValue(old.key, old.value, 9, 9, 1, 0)
+    buf.add(newer)
+    buf.discard(old.key, mod_revision=5)
+    assert [p.kv.mod_revision for p in buf.head(5, set())] == [9]

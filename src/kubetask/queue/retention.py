@@ -48,7 +48,8 @@ class Retention:
             ops: list[Op] = []
             for kv, task in group:
                 ops += [Delete(kv.key), Delete(self.keys.done(self.queue, task.state.value, task.id)),
-                        Delete(f"{self.keys.failures(self.queue)}{task.id}.", prefix=True)]
+                        Delete(f"{self.keys.failures(self.queue)}{task.id}.", prefix=True),
+                        Delete(self.keys.cancel(task.id))]  # a cancel that lost a race
                 if task.idempotency_key:
                     ops.append(Delete(self.keys.idempotency(self.queue, task.idempotency_key)))
             result = await self.store.txn(compares, ops)

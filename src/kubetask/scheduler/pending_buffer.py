@@ -44,7 +44,12 @@ class PendingBuffer:
             bisect.insort(self._keys, kv.key)
         self._entries[kv.key] = Pending(kv, codec.load(kv.value))
 
-    def discard(self, key: str) -> None:
+    def discard(self, key: str, mod_revision: int | None = None) -> None:
+        """Remove `key`; with `mod_revision`, only if the entry is still that version (a
+        newer put of the same key, e.g. a hand-back, must stay)."""
+        entry = self._entries.get(key)
+        if entry is None or (mod_revision is not None and entry.kv.mod_revision != mod_revision):
+            return
         if self._entries.pop(key, None) is not None:
             index = bisect.bisect_left(self._keys, key)
             if index < len(self._keys) and self._keys[index] == key:

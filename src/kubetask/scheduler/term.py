@@ -181,7 +181,7 @@ class LeaderTerm:
         try:
             committed = await self.dispatcher.assign(placements, self.fence)
             for p in placements:  # committed, or changed under us (cancelled): gone
-                self.pending.discard(p.pending.kv.key)
+                self.pending.discard(p.pending.kv.key, p.pending.kv.mod_revision)
         except LeaseLost:
             # A worker died between our view and the commit: refresh the view and retry.
             await self._load_workers(Get(self.keys.workers(self.queue), prefix=True))
@@ -224,7 +224,9 @@ class LeaderTerm:
                                 self.keys.task_id_of(orphan.key),
                                 self.keys.worker_of_active(orphan.key), state.value)
                     self.metrics.recovered()
-            # Reconciliation: anything a watch missed is picked up by the next rounds.
+            # Reconciliation: anything a watch missed is picked up by the next rounds, and
+            # the pending buffer is read afresh.
+            self.pending = PendingBuffer()
             self._dispatch_wake.set()
             self._delayed_wake.set()
             self._recover_wake.clear()
