@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import redis
 
 from bench.peers import celery_bench, dramatiq_bench, rq_bench
 from bench.peers.workloads import Peer, Session, run_submit
+from bench.plan import FULL, QUICK, SETTLE_S, SLEEP_S, Plan, log
 from bench.redis_server import find_binary, start_redis
 from bench.stats import Result, write_results
 
@@ -27,30 +28,7 @@ PEERS: dict[str, Peer] = {
     p.name: p for p in (celery_bench.PEER, dramatiq_bench.PEER, rq_bench.PEER)
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "peers.json"
-SLEEP_S = 0.010
-SETTLE_S = 0.5
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Sizes of every workload and how many runs to take the median over."""
-
-    runs: int
-    n_noop: int
-    n_sleep: int
-    n_submit: int
-    latency: tuple[tuple[float, int], ...]
-
-
-FULL = Plan(runs=3, n_noop=10_000, n_sleep=2_000, n_submit=10_000, latency=((50, 500), (10, 100)))
-QUICK = Plan(runs=1, n_noop=2_000, n_sleep=300, n_submit=2_000, latency=((50, 100), (10, 30)))
-
 Figures = dict[str, tuple[str, float, dict[str, float]]]
-
-
-def log(msg: str) -> None:
-    """Progress line on stderr (stdout carries the Markdown table)."""
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def measure_with_workers(peer: Peer, url: str, plan: Plan, concurrency: int) -> Figures:

@@ -68,7 +68,7 @@ def result_from_json(d: dict[str, Any]) -> Result:
     return Result(d["workload"], d["system"], d["unit"], list(d["runs"]), dict(d.get("params", {})))
 
 
-def _fmt(x: float) -> str:
+def fmt(x: float) -> str:
     """Short human figure: 3 significant digits, no exponent for usual ranges."""
     if x == 0:
         return "0"
@@ -77,39 +77,58 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
-def ratio_to_kubetask(results: Iterable[Result]) -> dict[tuple[str, str], float]:
-    """kubetask median / peer median per (workload, peer), where both exist."""
+def is_kubetask(system: str) -> bool:
+    """True for "kubetask" and its labelled variants such as "kubetask-mc10"."""
+    return system == KUBETASK or system.startswith(KUBETASK + "-")
+
+
+def ratio_to_kubetask(results: Iterable[Result], system: str = KUBETASK) -> dict[tuple[str, str], float]:
+    """kubetask (or variant `system`) median / peer median per (workload, peer), where both exist."""
     items = list(results)
-    kt = {r.workload: r.summary.median for r in items if r.system == KUBETASK}
+    kt = {r.workload: r.summary.median for r in items if r.system == system}
     out: dict[tuple[str, str], float] = {}
     for r in items:
         peer = r.summary.median
-        if r.system != KUBETASK and r.workload in kt and peer != 0:
+        if not is_kubetask(r.system) and r.workload in kt and peer != 0:
             out[(r.workload, r.system)] = kt[r.workload] / peer
     return out
 
 
-def markdown_table(results: Sequence[Result]) -> str:
-    """Markdown table: workload, system, median, min, max, unit, kubetask/peer."""
-    ratios = ratio_to_kubetask(results)
+def markdown_table(results: Sequence[Result], ratio_systems: Sequence[str] = (KUBETASK,)) -> str:
+    """Markdown table: workload, system, median, min, max, unit, one <system>/peer column each."""
+    ratios = [ratio_to_kubetask(results, s) for s in ratio_systems]
+    heads = "".join(f" {s}/peer |" for s in ratio_systems)
     lines = [
-        "| workload | system | median | min | max | unit | kubetask/peer |",
-        "|---|---|---:|---:|---:|---|---:|",
+        f"| workload | system | median | min | max | unit |{heads}",
+        "|---|---|---:|---:|---:|---|" + "---:|" * len(ratio_systems),
     ]
     for r in results:
         s = r.summary
-        ratio = ratios.get((r.workload, r.system))
-        cell = f"{ratio:.2f}" if ratio is not None else ""
+        cells = ""
+        for by_peer in ratios:
+            ratio = by_peer.get((r.workload, r.system))
+            cells += f" {ratio:.2f} |" if ratio is not None else "  |"
         lines.append(
-            f"| {r.workload} | {r.system} | {_fmt(s.median)} | {_fmt(s.min)} | "
-            f"{_fmt(s.max)} | {r.unit} | {cell} |"
+            f"| {r.workload} | {r.system} | {fmt(s.median)} | {fmt(s.min)} | "
+            f"{fmt(s.max)} | {r.unit} |{cells}"
         )
     return "\n".join(lines) + "\n"
 
 
-def write_results(path: Path, results: Sequence[Result], meta: dict[str, Any] | None = None) -> str:
+def kubetask_systems(results: Iterable[Result]) -> list[str]:
+    """The kubetask systems present, "kubetask" first, then variants by name."""
+    found = {r.system for r in results if is_kubetask(r.system)}
+    return sorted(found, key=lambda s: (s != KUBETASK, s))
+
+
+def write_results(
+    path: Path,
+    results: Sequence[Result],
+    meta: dict[str, Any] | None = None,
+    markdown: str | None = None,
+) -> str:
     """Write results as JSON at path and Markdown beside it (.md); return the Markdown."""
-    table = markdown_table(results)
+    table = markdown if markdown is not None else markdown_table(results)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"meta": meta or {}, "results": [r.to_json() for r in results]}
     path.write_text(json.dumps(doc, indent=2) + "\n")
@@ -129,8 +148,8 @@ def main(argv: Sequence[str]) -> int:
         print("usage: python -m bench.stats RESULTS.json [MORE.json ...]", file=sys.stderr)
         return 2
     merged = [r for p in argv for r in load_results(Path(p))]
-    merged.sort(key=lambda r: (r.workload, r.system != KUBETASK, r.system))
-    print(markdown_table(merged), end="")
+    merged.sort(key=lambda r: (r.workload, not is_kubetask(r.system), r.system))
+    print(markdown_table(merged, kubetask_systems(merged) or [KUBETASK]), end="")
     return 0
 
 

@@ -1,0 +1,1 @@
+"""The kubetask side of the benchmark: a fresh etcd, a scheduler and workers per measurement."""

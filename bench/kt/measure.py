@@ -1,0 +1,176 @@
+"""Bounded waits and exact readings on a kubetask queue: readiness, completion, CPU per process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import psutil
+
+from bench.kt.cluster import QUEUE
+from kubetask.client import AsyncClient
+from kubetask.client.spec import TaskSpec
+from kubetask.model import Task, TaskState
+from kubetask.store import Get, RangeResult
+
+Check = Callable[[], None]
+
+
+class BenchTimeout(RuntimeError):
+    """A bounded wait on kubetask ran past its deadline."""
+
+
+Figure = tuple[str, float, dict[str, Any]]  # (unit, value, details) of one workload in one run
+Figures = dict[str, Figure]
+
+
+async def wait_ready(client: AsyncClient, workers: int, deadline_s: float, check: Check) -> None:
+    """Until the queue has a scheduler leader and `workers` registered workers."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        stats = (await client.stats(QUEUE))[0]
+        if stats.leader is not None and len(stats.workers) >= workers:
+            return
+        if time.monotonic() > deadline:
+            raise BenchTimeout(f"kubetask not ready within {deadline_s:.0f}s: leader "
+                               f"{stats.leader!r}, {len(stats.workers)}/{workers} workers")
+        check()
+        await asyncio.sleep(0.05)
+
+
+async def done_counts(client: AsyncClient) -> tuple[int, int]:
+    """(succeeded, dead + failed attempts) in one read whose cost does not grow with the backlog."""
+    k = client.keys
+    prefixes = (k.done_state(QUEUE, TaskState.SUCCEEDED.value),
+                k.done_state(QUEUE, TaskState.DEAD.value), k.failures(QUEUE))
+    result = await client.store.txn([], [Get(p, prefix=True, count_only=True) for p in prefixes])
+    counts = [r.count if isinstance(r, RangeResult) else 0 for r in result.responses]
+    return counts[0], counts[1] + counts[2]
+
+
+async def wait_succeeded(
+    client: AsyncClient, target: int, deadline_s: float, check: Check, poll_s: float = 0.05
+) -> int:
+    """Until the queue's succeeded count reaches target; fail fast on dead or failed tasks."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        succeeded, bad = await done_counts(client)
+        if bad:
+            raise RuntimeError(f"kubetask: {bad} task attempts failed or tasks are dead")
+        if succeeded >= target:
+            return succeeded
+        if time.monotonic() > deadline:
+            c = await client.reader.counts(QUEUE)
+            raise BenchTimeout(f"only {succeeded}/{target} succeeded within {deadline_s:.0f}s "
+                               f"(pending {c.pending}, running {c.running})")
+        check()
+        await asyncio.sleep(poll_s)
+
+
+async def wait_drained(client: AsyncClient, deadline_s: float, check: Check, poll_s: float) -> None:
+    """Until no task is pending, active or delayed; each poll costs O(open tasks), not O(done)."""
+    k = client.keys
+    prefixes = (k.pending_all(QUEUE), k.active_all(QUEUE), k.delayed_all(QUEUE),
+                k.done_state(QUEUE, TaskState.DEAD.value), k.failures(QUEUE))
+    deadline = time.monotonic() + deadline_s
+    while True:
+        result = await client.store.txn([], [Get(p, prefix=True, count_only=True) for p in prefixes])
+        counts = [r.count if isinstance(r, RangeResult) else 0 for r in result.responses]
+        if counts[3] or counts[4]:
+            raise RuntimeError(f"kubetask: {counts[3]} dead tasks, {counts[4]} failed attempts")
+        if not any(counts[:3]):
+            return
+        if time.monotonic() > deadline:
+            raise BenchTimeout(f"{counts[0]} pending, {counts[1]} active, {counts[2]} delayed "
+                               f"after {deadline_s:.0f}s")
+        check()
+        await asyncio.sleep(poll_s)
+
+
+async def succeeded_count(client: AsyncClient) -> int:
+    """Succeeded tasks of the benchmark queue so far."""
+    return (await done_counts(client))[0]
+
+
+async def records(client: AsyncClient, ids: Sequence[str]) -> list[Task]:
+    """The stored task records of ids (all of them must exist)."""
+    tasks = await client.reader.get_many(list(ids))
+    if len(tasks) != len(ids):
+        raise RuntimeError(f"kubetask: {len(ids) - len(tasks)} of {len(ids)} task records missing")
+    return tasks
+
+
+def check_once(tasks: Sequence[Task]) -> dict[str, float]:
+    """All succeeded; count tasks that ran more than once (lost or re-run attempts)."""
+    bad = [t for t in tasks if t.state is not TaskState.SUCCEEDED or t.finished_at is None]
+    if bad:
+        raise RuntimeError(f"kubetask: {len(bad)} tasks not succeeded, e.g. {bad[0].id} {bad[0].state}")
+    reruns = sum(1 for t in tasks if t.attempts != 1 or t.lost)
+    return {"reruns": reruns}
+
+
+async def succeeded_ids(client: AsyncClient) -> list[str]:
+    """Ids in the queue's succeeded index (read at one revision)."""
+    prefix = client.keys.done_state(QUEUE, TaskState.SUCCEEDED.value)
+    result = await client.store.range_all(Get(prefix, prefix=True, keys_only=True))
+    return [client.keys.task_id_of(kv.key) for kv in result.kvs]
+
+
+def window_rate(finish_times: Sequence[float], skip: int, count: int) -> float:
+    """Completions per second between the (skip)th and (skip+count)th finish, in finish order."""
+    ordered = sorted(finish_times)
+    if len(ordered) < skip + count + 1:
+        raise ValueError(f"need {skip + count + 1} finish times, have {len(ordered)}")
+    span = ordered[skip + count] - ordered[skip]
+    return count / span if span > 0 else float("inf")
+
+
+def noop_specs(n: int, type_: str = "noop", payload: object = None) -> list[TaskSpec]:
+    """n task specs for the benchmark queue."""
+    return [TaskSpec(type_, payload, queue=QUEUE) for _ in range(n)]
+
+
+async def submit_batches(client: AsyncClient, n: int, batch: int) -> float:
+    """Submit n no-op tasks with submit_many in batches; return the seconds it took."""
+    t0 = time.perf_counter()
+    for start in range(0, n, batch):
+        await client.submit_many(noop_specs(min(batch, n - start)))
+    return time.perf_counter() - t0
+
+
+class CpuMeter:
+    """CPU seconds used by named processes between start() and stop()."""
+
+    def __init__(self, pids: Mapping[str, int]) -> None:
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.procs["client"] = psutil.Process(os.getpid())
+        self.before: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        """user + system CPU seconds of every process now."""
+        out = {}
+        for name, proc in self.procs.items():
+            t = proc.cpu_times()
+            out[name] = t.user + t.system
+        return out
+
+    def start(self) -> None:
+        """Take the starting reading."""
+        self.before = self._now()
+
+    def add_new(self, pids: Mapping[str, int]) -> None:
+        """Also count processes started after start(), from their birth (start-up included)."""
+        for name, pid in pids.items():
+            if name not in self.procs:
+                self.procs[name] = psutil.Process(pid)
+                self.before[name] = 0.0
+
+    def per_task_ms(self, n: int) -> dict[str, float]:
+        """CPU milliseconds per task of each process since start(), plus the total."""
+        after = self._now()
+        out = {k: round((after[k] - self.before[k]) * 1000.0 / n, 4) for k in after}
+        out["total"] = round(sum(out.values()), 4)
+        return out

@@ -1,0 +1,110 @@
+"""Workloads on one warm worker set: e2e no-op, e2e 10 ms sleep, paced submit->start latency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from bench.kt.cluster import NAMESPACE, QUEUE, Cluster
+from bench.kt.measure import (
+    CpuMeter,
+    Figures,
+    check_once,
+    noop_specs,
+    records,
+    succeeded_count,
+    wait_ready,
+    wait_succeeded,
+)
+from bench.stats import percentile
+from kubetask.client import AsyncClient
+
+SETTLE_S = 0.5  # pause between workloads, as in the peer harness
+POLL_S = 0.1  # completion poll; the figure itself comes from the records' finished_at
+
+
+class Session:
+    """A client against a running scheduler and workers, with the bounded waits."""
+
+    def __init__(self, client: AsyncClient, cluster: Cluster, concurrency: int) -> None:
+        self.client = client
+        self.cluster = cluster
+        self.concurrency = concurrency
+
+    async def throughput(self, n: int, sleep_s: float = 0.0) -> dict[str, Any]:
+        """Submit n tasks with submit_many; seconds from submit start to the last finish."""
+        specs = noop_specs(n, "echo", {"duration": sleep_s}) if sleep_s else noop_specs(n)
+        deadline_s = 60.0 + n * (0.01 + 3.0 * sleep_s / self.concurrency)
+        base = await succeeded_count(self.client)
+        meter = CpuMeter(self.cluster.pids())
+        meter.start()
+        t0 = time.time()
+        tasks = await self.client.submit_many(specs)
+        submitted = time.time()
+        await wait_succeeded(self.client, base + n, deadline_s, self.cluster.check_alive, POLL_S)
+        cpu = meter.per_task_ms(n)
+        recs = await records(self.client, [t.id for t in tasks])
+        once = check_once(recs)
+        seconds = max(r.finished_at or 0.0 for r in recs) - t0
+        return {"seconds": seconds, "tasks_per_s": n / seconds, "submit_seconds": submitted - t0,
+                "n": n, **once, "cpu_ms_per_task": cpu}
+
+    async def latency(self, rate: float, n: int, drain_s: float = 30.0) -> dict[str, Any]:
+        """Submit n no-op tasks one by one at a paced rate; submit->started_at percentiles."""
+        ids: list[str] = []
+        submitted: list[float] = []
+        t0 = time.monotonic()
+        for i in range(n):
+            delay = t0 + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            submitted.append(time.time())
+            ids.append((await self.client.submit("noop", queue=QUEUE)).id)
+        done = await self.client.wait(ids, timeout=drain_s)
+        check_once(done)
+        lat_ms = [((t.started_at or 0.0) - s) * 1000.0 for t, s in zip(done, submitted, strict=True)]
+        return {
+            "p50_ms": percentile(lat_ms, 50),
+            "p99_ms": percentile(lat_ms, 99),
+            "max_ms": max(lat_ms),
+            "achieved_rate": n / (submitted[-1] - submitted[0]) if n > 1 else 0.0,
+            "n": n,
+        }
+
+
+async def _measure(session: Session, n_noop: int, n_sleep: int, sleep_s: float,
+                   latency: tuple[tuple[float, int], ...]) -> Figures:
+    """The workloads in the peers' order, with the same pauses between them."""
+    out: Figures = {}
+    t = await session.throughput(n_noop)
+    out["e2e_noop"] = ("tasks/s", t["tasks_per_s"], t)
+    await asyncio.sleep(SETTLE_S)
+    t = await session.throughput(n_sleep, sleep_s)
+    out[f"e2e_sleep_{sleep_s * 1000:g}ms"] = ("tasks/s", t["tasks_per_s"], t)
+    for rate, n in latency:
+        await asyncio.sleep(SETTLE_S)
+        lat = await session.latency(rate, n)
+        out[f"latency_p50_{rate:g}/s"] = ("ms", lat["p50_ms"], lat)
+        out[f"latency_p99_{rate:g}/s"] = ("ms", lat["p99_ms"], lat)
+    return out
+
+
+async def _run(workers: int, per_worker: int, n_noop: int, n_sleep: int, sleep_s: float,
+               latency: tuple[tuple[float, int], ...]) -> Figures:
+    """Fresh etcd, 1 scheduler, `workers` workers warmed up with 4 x concurrency no-ops."""
+    concurrency = workers * per_worker
+    with Cluster(f"e2e-mc{per_worker}") as cluster:
+        cluster.start_scheduler()
+        cluster.start_workers(workers, per_worker)
+        async with AsyncClient(cluster.endpoint, namespace=NAMESPACE) as client:
+            await wait_ready(client, workers, 60.0, cluster.check_alive)
+            session = Session(client, cluster, concurrency)
+            await session.throughput(4 * concurrency)
+            return await _measure(session, n_noop, n_sleep, sleep_s, latency)
+
+
+def measure_with_workers(workers: int, per_worker: int, n_noop: int, n_sleep: int, sleep_s: float,
+                         latency: tuple[tuple[float, int], ...]) -> Figures:
+    """Throughput and latency figures of one system variant (blocking)."""
+    return asyncio.run(_run(workers, per_worker, n_noop, n_sleep, sleep_s, latency))

@@ -1,0 +1,129 @@
+"""The combined Markdown report: context, the table with kubetask/peer ratios, issue 5's targets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.stats import Result, fmt, is_kubetask, kubetask_systems, markdown_table
+
+Medians = dict[tuple[str, str], float]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One goal of issue 5, evaluated on the medians of one kubetask system."""
+
+    label: str
+    goal: str
+    value: Callable[[Medians, str], float | None]
+    met: Callable[[float], bool]
+
+
+def _ratio(workload: str, peer: str) -> Callable[[Medians, str], float | None]:
+    """kubetask system median / peer median of a workload."""
+    def f(m: Medians, system: str) -> float | None:
+        kt, p = m.get((workload, system)), m.get((workload, peer))
+        return kt / p if kt is not None and p else None
+    return f
+
+
+def _value(workload: str) -> Callable[[Medians, str], float | None]:
+    """The kubetask system's median of a workload."""
+    return lambda m, system: m.get((workload, system))
+
+
+def _backlog_ratio(m: Medians, system: str) -> float | None:
+    """Dispatch rate at the largest backlog / rate at the smallest."""
+    rates = {int(w.rsplit("_", 1)[1]): v for (w, s), v in m.items()
+             if s == system and w.startswith("dispatch_rate_pending_")}
+    if len(rates) < 2:
+        return None
+    return rates[max(rates)] / rates[min(rates)]
+
+
+TARGETS = (
+    Target("e2e_noop vs dramatiq", ">= 1.0x (stretch 1.5x)", _ratio("e2e_noop", "dramatiq"),
+           lambda v: v >= 1.0),
+    Target("e2e_noop vs celery", ">= 3.0x", _ratio("e2e_noop", "celery"), lambda v: v >= 3.0),
+    Target("e2e_sleep_10ms vs dramatiq", ">= 1.0x", _ratio("e2e_sleep_10ms", "dramatiq"),
+           lambda v: v >= 1.0),
+    Target("submit_batched", ">= 10,000 tasks/s", _value("submit_batched"), lambda v: v >= 10_000),
+    Target("latency_p50_50/s", "<= 5 ms", _value("latency_p50_50/s"), lambda v: v <= 5.0),
+    Target("latency_p99_50/s", "<= 25 ms", _value("latency_p99_50/s"), lambda v: v <= 25.0),
+    Target("dispatch rate, largest / 1,000 pending", ">= 0.8", _backlog_ratio, lambda v: v >= 0.8),
+)
+
+
+def _cell(t: Target, medians: Medians, system: str, systems: Sequence[str]) -> str:
+    """One target cell; a figure only another kubetask system measured is borrowed, and named."""
+    for source in [system, *systems]:
+        v = t.value(medians, source)
+        if v is not None:
+            origin = "" if source == system else f" (from {source})"
+            return f" {fmt(v)} {'met' if t.met(v) else 'NOT met'}{origin} |"
+    return " n/a |"
+
+
+def targets_table(results: Sequence[Result]) -> str:
+    """Markdown table of issue 5's targets for each kubetask system."""
+    medians: Medians = {(r.workload, r.system): r.summary.median for r in results}
+    systems = kubetask_systems(results)
+    lines = ["| target | goal |" + "".join(f" {s} |" for s in systems),
+             "|---|---|" + "---|" * len(systems)]
+    for t in TARGETS:
+        cells = "".join(_cell(t, medians, s, systems) for s in systems)
+        lines.append(f"| {t.label} | {t.goal} |{cells}")
+    return "\n".join(lines) + "\n"
+
+
+def order(results: Sequence[Result]) -> list[Result]:
+    """Rows by first-seen workload, then kubetask systems, then peers by name."""
+    first = list(dict.fromkeys(r.workload for r in results))
+    return sorted(results, key=lambda r: (first.index(r.workload), not is_kubetask(r.system),
+                                          r.system != "kubetask", r.system))
+
+
+def _first_last(error: str) -> str:
+    """First and last line of an error text (where it happened, what it was)."""
+    lines = error.strip().splitlines()
+    return lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+
+
+def _load(values: Sequence[float] | None) -> str:
+    """Load averages as '1.23/0.98/0.50'."""
+    return "/".join(f"{v:.2f}" for v in values) if values else "?"
+
+
+def render(results: Sequence[Result], meta: dict[str, Any]) -> str:
+    """The whole results.md."""
+    kt, m = meta.get("kubetask", {}), meta.get("machine", {})
+    etcd = kt.get("etcd", {})
+    lines = [
+        f"# Benchmark: kubetask vs Celery, Dramatiq, RQ ({meta.get('mode')} mode)",
+        "",
+        f"- date {meta.get('date')}, {meta.get('runs')} run(s): median with min/max, "
+        f"wall {meta.get('wall_seconds')} s",
+        f"- machine: {m.get('cpus')} CPUs, {m.get('platform')}; load average (1/5/15 min) "
+        f"at start {_load(m.get('loadavg_start'))}, at end {_load(m.get('loadavg_end'))} "
+        "(high values mean other work shared the cores)",
+        f"- kubetask {kt.get('commit', '?')}: {kt.get('layout', '')}",
+        f"- etcd: {etcd.get('version', '?')}; {etcd.get('settings', '')}; data dir on "
+        f"{etcd.get('data_dir_filesystem', '?')}",
+        f"- peers: {meta.get('peers', {}).get('concurrency_meaning', 'not run')}; "
+        f"versions {meta.get('peers', {}).get('versions', {})}",
+        "- `kubetask` = 2 workers x `--max-concurrent` equal to the peers' per-process "
+        "concurrency; `kubetask-mcN` = 2 workers x `--max-concurrent N` (10 is kubetask's "
+        "default). dispatch_rate_* and the memory rows are kubetask-only.",
+        "- ratios: tasks/s above 1 means kubetask is faster; ms below 1 means kubetask is better.",
+        "",
+        markdown_table(results, kubetask_systems(results)),
+        "## Targets (issue 5)",
+        "",
+        targets_table(results),
+    ]
+    errors = meta.get("errors") or []
+    if errors:
+        lines += ["## Errors", "", *[f"- {_first_last(e)}" for e in errors], ""]
+    return "\n".join(lines)
