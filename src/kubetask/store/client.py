@@ -344,10 +344,14 @@ class Store:
         return int(response.TTL)
 
     # --- maintenance -----------------------------------------------------------
-    async def compact(self, revision: int, *, physical: bool = False) -> None:
+    async def compact(self, revision: int, *, physical: bool = False,
+                      timeout: float | None = None) -> None:
+        """Compact history up to `revision`. Not retried (a retry of one that landed would
+        fail as "already compacted"); a physical compaction of a big store takes long: give
+        it a `timeout`."""
         await self._call(self._kv.Compact, pb.CompactionRequest(revision=revision,
                                                                 physical=physical),
-                         what="compaction", retry=True)
+                         what="compaction", retry=False, timeout=timeout)
 
     async def revision(self) -> int:
         return (await self.range(Get("\x00", count_only=True))).revision

@@ -15,8 +15,9 @@ log = logging.getLogger(__name__)
 
 
 class Committer:
-    def __init__(self, attempts: AttemptLog) -> None:
+    def __init__(self, attempts: AttemptLog, *, start_linger: float = 0.02) -> None:
         self._log = attempts
+        self.start_linger = start_linger
         self._queued: dict[str, tuple[Write, asyncio.Future[bool]]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -44,7 +45,12 @@ class Committer:
         if previous is not None and not previous[0].final:
             previous[1].set_result(True)  # superseded by this write, which includes it
         self._queued[write.after.id] = (write, future)
-        self._wake.set()
+        if write.final or self.start_linger <= 0:
+            self._wake.set()
+        else:
+            # A start waits a moment: if its attempt ends meanwhile, the end supersedes it
+            # and a fast task costs one write; a slow task shows `running` after this delay.
+            asyncio.get_running_loop().call_later(self.start_linger, self._wake.set)
         return future
 
     async def _run(self) -> None:
