@@ -21,6 +21,7 @@ from kubetask.client import AsyncClient
 from kubetask.errors import Compacted, KubetaskError, StoreError
 from kubetask.model import Task
 from kubetask.store import Watch
+from kubetask.wakeup import wait_until_set
 from kubetask.web.views import stats_body, task_summary
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,8 @@ class EventHub:
             await self._listening.wait()
             started = time.monotonic()
             try:
-                stats = await asyncio.wait_for(self.client.stats(), max(self.interval * 5, 5.0))
+                async with asyncio.timeout(max(self.interval * 5, 5.0)):
+                    stats = await self.client.stats()
                 self._last_stats = frame("stats", stats_body(self.client.keys.namespace, stats))
                 self.publish(self._last_stats)
             except (KubetaskError, TimeoutError) as exc:
@@ -164,12 +166,12 @@ async def stream(request: web.Request, hub: EventHub, hello: dict[str, Any]) -> 
     queue = hub.subscribe()
     try:
         # `hello` once changes are followed: a client that lists after it misses nothing.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(hub.watching.wait(), 5.0)
+        await wait_until_set(hub.watching, 5.0)
         await response.write(b"retry: 2000\n\n" + frame("hello", hello))
         while True:
             try:
-                data = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                async with asyncio.timeout(KEEPALIVE_SECONDS):
+                    data = await queue.get()
             except TimeoutError:
                 data = b": keep-alive\n\n"
             if data is None:
