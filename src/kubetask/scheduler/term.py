@@ -50,8 +50,9 @@ class LeaderTerm:
             async with asyncio.TaskGroup() as group:
                 await self._follow(self.keys.workers(self.queue), self._on_workers,
                                    self._load_workers, group)
+                # Only this leader puts active keys (it settles them itself): deletes suffice.
                 await self._follow(self.keys.active_all(self.queue), self._on_active,
-                                   self._load_active, group)
+                                   self._load_active, group, deletes_only=True)
                 await self._follow(self.keys.pending_all(self.queue), self._on_pending,
                                    self._reset_pending, group, puts_only=True)
                 await self._follow(self.keys.delayed_all(self.queue), self._on_delayed,
@@ -71,7 +72,8 @@ class LeaderTerm:
     # --- list + watch ------------------------------------------------------------
     async def _follow(self, prefix: str, on_events: Callable[[list[Event]], None],
                       on_list: Callable[[Get], Awaitable[int]] | None,
-                      group: asyncio.TaskGroup, *, puts_only: bool = False) -> None:
+                      group: asyncio.TaskGroup, *, puts_only: bool = False,
+                      deletes_only: bool = False) -> None:
         async def initial() -> int:
             if on_list is not None:
                 return await on_list(Get(prefix, prefix=True))
@@ -82,7 +84,7 @@ class LeaderTerm:
         async def follow(revision: int) -> None:
             while True:
                 watch = Watch(self.store, prefix, start_revision=revision + 1,
-                              puts_only=puts_only)
+                              puts_only=puts_only, deletes_only=deletes_only)
                 self._watches.append(watch)
                 try:
                     async for batch in watch:
