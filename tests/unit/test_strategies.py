@@ -44,7 +44,7 @@ def test_weighted_shares_follow_weights_smoothly() -> None:
 
 def test_least_load_prefers_the_idle_worker() -> None:
     busy = make_candidate("busy", cpu_percent=90, memory_percent=50)
-    busy.active.update({str(i): 1 for i in range(8)})
+    busy.active.update(str(i) for i in range(8))
     idle = make_candidate("idle", cpu_percent=5, memory_percent=5)
     assert LeastLoadStrategy().pick([busy, idle]).id == "idle"
 
@@ -71,7 +71,7 @@ def test_unknown_strategy_is_a_clear_error() -> None:
 
 def test_candidate_free_slots_respect_capacity_and_draining() -> None:
     w = make_candidate("w", capacity=2)
-    w.active["t1"] = 1
+    w.active.add("t1")
     w.reserved.add("t2")
     assert w.free == 0
     w.reserved.clear()

@@ -189,10 +189,9 @@ class LeaderTerm:
             await self._load_workers(Get(self.keys.workers(self.queue), prefix=True))
         finally:
             done = {p.pending.task.id for p in committed}
-            revision = 0
             for p in placements:
                 self.view.settle(p.worker, p.pending.task.id,
-                                 committed=p.pending.task.id in done, revision=revision)
+                                 committed=p.pending.task.id in done)
         now = time.time()
         for p in committed:
             self.metrics.dispatched(now - p.pending.task.created_at, p.pending.task.priority)

@@ -23,7 +23,7 @@ class WorkerView:
         self.keys = keys
         self.queue = queue
         self.workers: dict[str, Candidate] = {}
-        self._orphan_active: dict[str, dict[str, int]] = {}  # active keys of unknown workers
+        self._orphan_active: dict[str, set[str]] = {}  # active tasks of workers not seen yet
         self._inflight: set[str] = set()
         self._tombstones: set[str] = set()
 
@@ -41,7 +41,7 @@ class WorkerView:
         current = self.workers.get(info.id)
         if current is None:
             current = Candidate(info.id, kv.lease, info.capacity)
-            current.active = self._orphan_active.pop(info.id, {})
+            current.active = self._orphan_active.pop(info.id, set())
             self.workers[info.id] = current
             log.info("worker %s joined (capacity %d, weight %d)", info.id, info.capacity,
                      info.weight)
@@ -75,16 +75,12 @@ class WorkerView:
             worker.active.clear()
         self._orphan_active.clear()
         for kv in kvs:
-            self._set_active(self.keys.worker_of_active(kv.key), self.keys.task_id_of(kv.key),
-                             kv.mod_revision)
+            self._holder(self.keys.worker_of_active(kv.key)).add(self.keys.task_id_of(kv.key))
 
-    def _holder(self, worker: str) -> dict[str, int]:
+    def _holder(self, worker: str) -> set[str]:
         if worker in self.workers:
             return self.workers[worker].active
-        return self._orphan_active.setdefault(worker, {})
-
-    def _set_active(self, worker: str, task_id: str, revision: int) -> None:
-        self._holder(worker)[task_id] = revision
+        return self._orphan_active.setdefault(worker, set())
 
     def apply_active_events(self, events: list[Event]) -> bool:
         """Returns True when a slot was freed."""
@@ -94,11 +90,11 @@ class WorkerView:
             task_id = self.keys.task_id_of(event.key)
             if event.put:
                 if task_id not in self._tombstones:
-                    self._set_active(worker, task_id, event.kv.mod_revision)
+                    self._holder(worker).add(task_id)
             else:
                 if task_id in self._inflight:
                     self._tombstones.add(task_id)
-                self._holder(worker).pop(task_id, None)
+                self._holder(worker).discard(task_id)
                 freed = True
         return freed
 
@@ -120,7 +116,7 @@ class WorkerView:
         worker.reserved.add(task_id)
         self._inflight.add(task_id)
 
-    def settle(self, worker_id: str, task_id: str, *, committed: bool, revision: int) -> None:
+    def settle(self, worker_id: str, task_id: str, *, committed: bool) -> None:
         """The commit of a reservation returned."""
         self._inflight.discard(task_id)
         worker = self.workers.get(worker_id)
@@ -129,4 +125,4 @@ class WorkerView:
         if task_id in self._tombstones:
             self._tombstones.discard(task_id)  # it already finished
         elif committed:
-            self._set_active(worker_id, task_id, revision)
+            self._holder(worker_id).add(task_id)

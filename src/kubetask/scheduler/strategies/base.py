@@ -19,7 +19,7 @@ class Candidate:
     memory_percent: float = 0.0
     accepting: bool = True
     types: frozenset[str] = frozenset()  # task types it has executors for
-    active: dict[str, int] = field(default_factory=dict)  # task id -> revision seen
+    active: set[str] = field(default_factory=set)  # ids of the tasks it holds
     reserved: set[str] = field(default_factory=set)  # placed, commit in flight
 
     @property
