@@ -27,7 +27,7 @@ from bench.peers.procs import REPO_ROOT
 from bench.stats import KUBETASK, Result, write_results
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "kubetask.json"
-GROUPS = ("e2e", "variant", "submit", "backlog", "workers", "memory")
+GROUPS = ("e2e", "variant", shared.C16, "submit", "backlog", "workers", "memory")
 PerRun = dict[tuple[str, str], list[Figure]]
 
 
@@ -78,6 +78,11 @@ class KtOptions:
                              f"{self.workers} workers")
         return self.concurrency // self.workers
 
+    @property
+    def c16_per_worker(self) -> int:
+        """--max-concurrent of each worker in the c16 comparison (16 slots in total)."""
+        return shared.C16_TOTAL // self.workers
+
     def label(self, max_concurrent: int) -> str:
         """System name: "kubetask" at equal concurrency, else "kubetask-mc<N>"."""
         return KUBETASK if max_concurrent == self.per_worker else f"{KUBETASK}-mc{max_concurrent}"
@@ -98,6 +103,8 @@ def _steps(plan: KtPlan, o: KtOptions) -> list[tuple[str, str, Callable[[], Figu
     if vmc is not None and vmc != pw:
         steps.append(("variant", o.label(vmc), lambda: measure_with_workers(
             o.workers, vmc, p.n_noop, p.n_sleep, shared.SLEEP_S, p.latency)))
+    steps.append((shared.C16, shared.C16_KUBETASK, lambda: measure_with_workers(
+        o.workers, o.c16_per_worker, p.n_noop, p.n_sleep, shared.SLEEP_S, ())))
     steps += [
         ("submit", KUBETASK, lambda: measure_submit(p.n_submit)),
         ("backlog", o.label(sc), lambda: measure_backlogs(plan.backlogs, sc, plan.window, o.workers)),
@@ -149,6 +156,8 @@ def kubetask_meta(plan: KtPlan, opts: KtOptions) -> dict[str, Any]:
         "layout": f"1 scheduler + {opts.workers} worker processes (`python -m kubetask worker "
         f"--max-concurrent {opts.per_worker}`: {opts.concurrency} slots in total, as the peers), "
         "a fresh etcd per measurement; client in the harness process",
+        "c16_layout": f"1 scheduler + {opts.workers} workers x `--max-concurrent "
+        f"{opts.c16_per_worker}` ({shared.C16_KUBETASK}: {shared.C16_TOTAL} slots in total)",
         "commit": head + ("+dirty" if dirty else ""),
         "etcd": etcd_info(),
         "versions": {name: importlib.metadata.version(name)
@@ -188,6 +197,10 @@ def plan_and_options(args: argparse.Namespace) -> tuple[KtPlan, KtOptions]:
         raise SystemExit(f"unknown groups {sorted(unknown)}; choose from {list(GROUPS)}")
     opts = KtOptions(args.concurrency, 2, args.variant_max_concurrent or None,
                      args.scaling_max_concurrent, groups)
+    variant = opts.variant_max_concurrent
+    if shared.C16 in groups and "variant" in groups and variant == opts.c16_per_worker != opts.per_worker:
+        raise SystemExit(f"--variant-max-concurrent {variant} is the c16 group's "
+                         f"{shared.C16_KUBETASK}; drop c16 or variant from --groups")
     return plan, opts
 
 

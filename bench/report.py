@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.plan import C16, C16_KUBETASK, C16_TOTAL, is_c16
 from bench.stats import Result, fmt, is_kubetask, kubetask_systems, markdown_table
 
 Medians = dict[tuple[str, str], float]
@@ -22,9 +23,10 @@ class Target:
 
 
 def _ratio(workload: str, peer: str) -> Callable[[Medians, str], float | None]:
-    """kubetask system median / peer median of a workload."""
+    """kubetask system median / peer median of a workload (the c16 system: vs `<peer>-c16`)."""
     def f(m: Medians, system: str) -> float | None:
-        kt, p = m.get((workload, system)), m.get((workload, peer))
+        other = f"{peer}-{C16}" if is_c16(system) else peer
+        kt, p = m.get((workload, system)), m.get((workload, other))
         return kt / p if kt is not None and p else None
     return f
 
@@ -79,9 +81,11 @@ def targets_table(results: Sequence[Result]) -> str:
 
 
 def order(results: Sequence[Result]) -> list[Result]:
-    """Rows by first-seen workload, then kubetask systems, then peers by name."""
+    """Rows by first-seen workload, the c16 comparison after the others, then kubetask systems,
+    then peers by name."""
     first = list(dict.fromkeys(r.workload for r in results))
-    return sorted(results, key=lambda r: (first.index(r.workload), not is_kubetask(r.system),
+    return sorted(results, key=lambda r: (first.index(r.workload), is_c16(r.system),
+                                          not is_kubetask(r.system),
                                           r.system != "kubetask", r.system))
 
 
@@ -94,6 +98,24 @@ def _first_last(error: str) -> str:
 def _load(values: Sequence[float] | None) -> str:
     """Load averages as '1.23/0.98/0.50'."""
     return "/".join(f"{v:.2f}" for v in values) if values else "?"
+
+
+def _c16_lines(results: Sequence[Result], meta: dict[str, Any]) -> list[str]:
+    """The bullet describing the c16 comparison, if any of its rows are present."""
+    present = sorted({r.system for r in results if is_c16(r.system)},
+                     key=lambda s: (not is_kubetask(s), s))
+    if not present:
+        return []
+    layouts = {C16_KUBETASK: meta.get("kubetask", {}).get("c16_layout", "?"),
+               **meta.get("peers", {}).get("c16_layouts", {})}
+    systems = "; ".join(f"`{s}` = {layouts.get(s, '?')}" for s in present)
+    return [
+        f"- {C16} comparison, equal total concurrency {C16_TOTAL} near each system's defaults "
+        f"(e2e_noop and e2e_sleep_10ms only, rows after the others): {systems}. "
+        f"Only the `{C16_KUBETASK}/peer` column divides by the `-{C16}` peers, and it divides "
+        f"by nothing else; in the targets table the `{C16_KUBETASK}` column compares with "
+        f"`dramatiq-{C16}` and `celery-{C16}`.",
+    ]
 
 
 def render(results: Sequence[Result], meta: dict[str, Any]) -> str:
@@ -116,6 +138,7 @@ def render(results: Sequence[Result], meta: dict[str, Any]) -> str:
         "- `kubetask` = 2 workers x `--max-concurrent` equal to the peers' per-process "
         "concurrency; `kubetask-mcN` = 2 workers x `--max-concurrent N` (10 is kubetask's "
         "default). dispatch_rate_* and the memory rows are kubetask-only.",
+        *_c16_lines(results, meta),
         "- ratios: tasks/s above 1 means kubetask is faster; ms below 1 means kubetask is better.",
         "",
         markdown_table(results, kubetask_systems(results)),

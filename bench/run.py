@@ -24,7 +24,8 @@ from bench.report import order, render
 from bench.stats import Result, write_results
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "results.json"
-PEER_NAMES = ("celery", "dramatiq", "rq")
+C16_OUT = DEFAULT_OUT.with_name("c16.json")  # --only c16 keeps the full report in place
+PEER_NAMES = shared.BASE_PEERS + shared.C16_PEERS
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -32,10 +33,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     kt.add_kubetask_options(p)
-    p.add_argument("--only", choices=("kubetask", "peers"), help="run one side only")
+    p.add_argument("--only", choices=("kubetask", "peers", shared.C16),
+                   help="run one side only, or only the c16 comparison (kubetask group c16 and "
+                   "the -c16 peers: equal total concurrency 16, e2e workloads only)")
     p.add_argument("--systems", default=",".join(PEER_NAMES),
                    help="peers to run: comma list of " + ",".join(PEER_NAMES))
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON path (.md written beside)")
+    p.add_argument("--out", type=Path, help=f"JSON path (.md written beside); default "
+                   f"{DEFAULT_OUT.name}, or {C16_OUT.name} with --only {shared.C16}")
     return p.parse_args(argv)
 
 
@@ -85,20 +89,28 @@ def run_peers_once(plan: kt.KtPlan, systems: list[str], concurrency: int,
     return errors
 
 
-def peers_meta(concurrency: int) -> dict[str, Any]:
-    """Peer versions and what their concurrency means."""
+def peers_meta(concurrency: int, systems: Sequence[str]) -> dict[str, Any]:
+    """Peer versions, what their concurrency means, and the c16 variants' processes."""
     from bench import run_peers
 
+    base = [s for s in systems if s in shared.BASE_PEERS]
+    meaning = (f"{', '.join(base)}: {concurrency} task-executing worker processes in total, "
+               "1 task at a time each" if base else "only the c16 variants")
     return {"concurrency": concurrency, "versions": run_peers.versions(),
-            "concurrency_meaning": f"{concurrency} task-executing worker processes in total, "
-            "1 task at a time each"}
+            "concurrency_meaning": meaning, "c16_layouts": run_peers.c16_layouts(systems)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run everything, write results.json and results.md, print the report."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.out is None:
+        args.out = C16_OUT if args.only == shared.C16 else DEFAULT_OUT
+    if args.only == shared.C16:
+        args.groups = shared.C16
     plan, opts = kt.plan_and_options(args)
     systems = [s for s in args.systems.split(",") if s]
+    if args.only == shared.C16:
+        systems = [s for s in systems if s in shared.C16_PEERS]
     do_kt, do_peers = args.only != "peers", args.only != "kubetask"
     if do_peers:
         check_peers(systems)
@@ -118,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_start": load_start, "loadavg_end": os.getloadavg()},
         "kubetask": kt.kubetask_meta(plan, opts) if do_kt else {},
-        "peers": peers_meta(opts.concurrency) if do_peers else {},
+        "peers": peers_meta(opts.concurrency, systems) if do_peers else {},
         "wall_seconds": round(time.monotonic() - started, 1), "errors": errors,
     }
     report = render(results, meta)

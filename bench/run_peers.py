@@ -25,14 +25,18 @@ from bench.redis_server import find_binary, start_redis
 from bench.stats import Result, write_results
 
 PEERS: dict[str, Peer] = {
-    p.name: p for p in (celery_bench.PEER, dramatiq_bench.PEER, rq_bench.PEER)
+    p.name: p
+    for p in (
+        celery_bench.PEER, dramatiq_bench.PEER, rq_bench.PEER,
+        celery_bench.PEER_C16, dramatiq_bench.PEER_C16, rq_bench.PEER_C16,
+    )
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "peers.json"
 Figures = dict[str, tuple[str, float, dict[str, float]]]
 
 
 def measure_with_workers(peer: Peer, url: str, plan: Plan, concurrency: int) -> Figures:
-    """Throughput and latency workloads against one warm set of workers."""
+    """Throughput and (unless peer.throughput_only) latency workloads on one warm worker set."""
     out: Figures = {}
     with Session(peer, url, concurrency) as s:
         t = s.throughput(plan.n_noop)
@@ -40,7 +44,7 @@ def measure_with_workers(peer: Peer, url: str, plan: Plan, concurrency: int) -> 
         time.sleep(SETTLE_S)
         t = s.throughput(plan.n_sleep, SLEEP_S)
         out[f"e2e_sleep_{SLEEP_S * 1000:g}ms"] = ("tasks/s", t["tasks_per_s"], t)
-        for rate, n in plan.latency:
+        for rate, n in () if peer.throughput_only else plan.latency:
             time.sleep(SETTLE_S)
             lat = s.latency(rate, n)
             out[f"latency_p50_{rate:g}/s"] = ("ms", lat["p50_ms"], lat)
@@ -84,12 +88,25 @@ def collect(
     """Turn per-run figures into Result rows ordered by workload, then system."""
     results = []
     for (workload, system), runs in per_run.items():
-        params = params_for(workload, plan, concurrency)
+        peer = PEERS[system]
+        params = params_for(workload, plan, concurrency_of(peer, concurrency))
+        if peer.layout:
+            params["layout"] = peer.layout
         params["per_run"] = [detail for _, _, detail in runs]
         results.append(Result(workload, system, runs[0][0], [v for _, v, _ in runs], params))
     order = list(dict.fromkeys(w for w, _ in per_run))
     results.sort(key=lambda r: (order.index(r.workload), r.system))
     return results
+
+
+def concurrency_of(peer: Peer, concurrency: int) -> int:
+    """Total concurrency a peer runs with: its fixed one (c16 variants) or --concurrency."""
+    return peer.concurrency or concurrency
+
+
+def c16_layouts(systems: Sequence[str]) -> dict[str, str]:
+    """Worker processes of each c16 variant among systems (they ignore --concurrency)."""
+    return {s: PEERS[s].layout for s in systems if PEERS[s].layout}
 
 
 def versions() -> dict[str, str]:
@@ -115,8 +132,11 @@ def run_all(plan: Plan, systems: Sequence[str], concurrency: int) -> tuple[list[
                 try:
                     with redis.Redis.from_url(srv.url) as r:
                         r.flushall()
-                    figs = measure_with_workers(PEERS[name], srv.url, plan, concurrency)
-                    figs |= measure_submit(PEERS[name], srv.url, plan)
+                    peer = PEERS[name]
+                    figs = measure_with_workers(peer, srv.url, plan,
+                                                concurrency_of(peer, concurrency))
+                    if not peer.throughput_only:
+                        figs |= measure_submit(peer, srv.url, plan)
                 except Exception:
                     errors.append(f"run {run} {name}: {traceback.format_exc()}")
                     log(f"FAILED {name} run {run}:\n{traceback.format_exc()}")
@@ -160,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plan": asdict(plan),
         "concurrency": args.concurrency,
         "concurrency_meaning": "total task-executing worker processes, 1 task at a time each",
+        "c16_layouts": c16_layouts(systems),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "versions": versions(),

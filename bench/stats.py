@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.plan import is_c16
+
 KUBETASK = "kubetask"
 
 
@@ -83,13 +85,18 @@ def is_kubetask(system: str) -> bool:
 
 
 def ratio_to_kubetask(results: Iterable[Result], system: str = KUBETASK) -> dict[tuple[str, str], float]:
-    """kubetask (or variant `system`) median / peer median per (workload, peer), where both exist."""
+    """kubetask (or variant `system`) median / peer median per (workload, peer), where both exist.
+
+    The c16 comparison is kept apart: `kubetask-mc8` is divided by the `<peer>-c16` systems
+    only, and the other kubetask systems by the peers at --concurrency only.
+    """
     items = list(results)
     kt = {r.workload: r.summary.median for r in items if r.system == system}
     out: dict[tuple[str, str], float] = {}
     for r in items:
         peer = r.summary.median
-        if not is_kubetask(r.system) and r.workload in kt and peer != 0:
+        same_comparison = is_c16(r.system) == is_c16(system)
+        if not is_kubetask(r.system) and same_comparison and r.workload in kt and peer != 0:
             out[(r.workload, r.system)] = kt[r.workload] / peer
     return out
 

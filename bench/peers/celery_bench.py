@@ -1,4 +1,4 @@
-"""Celery peer: prefork worker with -c CONCURRENCY, client publishing by task name."""
+"""Celery peer: prefork worker with -c CONCURRENCY (c16: 2 x `-P threads`), client by task name."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from celery import Celery, group
 
 from bench.peers.workloads import Peer, Session, TaskCall
 from bench.peers.workloads import run_submit as _run_submit
+from bench.plan import C16, C16_PROCESSES, C16_TOTAL
 
 QUEUE = "celery"
 TASK_NAMES = {"noop": "bench.noop", "nap": "bench.nap", "stamp": "bench.stamp"}
@@ -70,7 +71,25 @@ def worker_commands(redis_url: str, concurrency: int) -> list[list[str]]:
     ]
 
 
+def threads_worker_commands(redis_url: str, concurrency: int) -> list[list[str]]:
+    """C16_PROCESSES x `celery worker -P threads -c CONCURRENCY/C16_PROCESSES` (c16 variant)."""
+    if concurrency % C16_PROCESSES:
+        raise ValueError(f"concurrency {concurrency} must split over {C16_PROCESSES} workers")
+    per = concurrency // C16_PROCESSES
+    out = []
+    for _ in range(C16_PROCESSES):
+        cmd = worker_commands(redis_url, per)[0]
+        cmd[cmd.index("prefork")] = "threads"
+        out.append(cmd)
+    return out
+
+
 PEER = Peer("celery", CeleryClient, worker_commands)
+PEER_C16 = Peer(
+    f"celery-{C16}", CeleryClient, threads_worker_commands, concurrency=C16_TOTAL,
+    throughput_only=True,
+    layout=f"{C16_PROCESSES} x `celery worker -P threads -c {C16_TOTAL // C16_PROCESSES}`",
+)
 
 
 def run_throughput(

@@ -1,4 +1,4 @@
-"""Dramatiq peer: CONCURRENCY worker processes x 1 thread, client sending via actors."""
+"""Dramatiq peer: CONCURRENCY processes x 1 thread (c16: 2 x 8 threads), client via actors."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dramatiq.brokers.redis import RedisBroker
 from bench.peers.dramatiq_tasks import QUEUE, declare
 from bench.peers.workloads import Peer, Session, TaskCall
 from bench.peers.workloads import run_submit as _run_submit
+from bench.plan import C16, C16_PROCESSES, C16_TOTAL
 
 
 class DramatiqClient:
@@ -58,7 +59,22 @@ def worker_commands(redis_url: str, concurrency: int) -> list[list[str]]:
     ]
 
 
+def threads_worker_commands(redis_url: str, concurrency: int) -> list[list[str]]:
+    """One `dramatiq` master with C16_PROCESSES processes x CONCURRENCY/C16_PROCESSES threads."""
+    if concurrency % C16_PROCESSES:
+        raise ValueError(f"concurrency {concurrency} must split over {C16_PROCESSES} processes")
+    cmd = worker_commands(redis_url, C16_PROCESSES)[0]
+    cmd[cmd.index("--threads") + 1] = str(concurrency // C16_PROCESSES)
+    return [cmd]
+
+
 PEER = Peer("dramatiq", DramatiqClient, worker_commands)
+PEER_C16 = Peer(
+    f"dramatiq-{C16}", DramatiqClient, threads_worker_commands, concurrency=C16_TOTAL,
+    throughput_only=True,
+    layout=f"`dramatiq --processes {C16_PROCESSES} --threads {C16_TOTAL // C16_PROCESSES}` "
+    "(Dramatiq's default threads; its default processes = CPU count)",
+)
 
 
 def run_throughput(

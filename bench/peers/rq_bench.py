@@ -11,6 +11,7 @@ from rq import Queue
 
 from bench.peers.workloads import Peer, Session, TaskCall
 from bench.peers.workloads import run_submit as _run_submit
+from bench.plan import C16, C16_TOTAL
 
 QUEUE = "bench"
 FUNC_PATHS = {
@@ -69,6 +70,10 @@ def worker_commands(redis_url: str, concurrency: int) -> list[list[str]]:
 
 
 PEER = Peer("rq", RQClient, worker_commands)
+PEER_C16 = Peer(
+    f"rq-{C16}", RQClient, worker_commands, concurrency=C16_TOTAL, throughput_only=True,
+    layout=f"{C16_TOTAL} x `rq worker -w rq.SimpleWorker` (an RQ worker runs 1 job at a time)",
+)
 
 
 def run_throughput(

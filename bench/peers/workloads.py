@@ -63,6 +63,9 @@ class Peer:
     name: str
     client: Callable[[str], PeerClient]
     worker_commands: Callable[[str, int], list[list[str]]]
+    concurrency: int | None = None  # fixed total concurrency (c16 variants); None: --concurrency
+    throughput_only: bool = False  # only e2e_noop and e2e_sleep (no latency, no submit)
+    layout: str = ""  # the worker processes, for the report (variants)
 
 
 def new_run_id(label: str) -> str:
