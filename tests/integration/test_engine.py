@@ -271,3 +271,17 @@ async def test_finished_tasks_expire_and_history_is_compacted(
                 assert "compacted" in str(exc)
                 break
             await asyncio.sleep(0.1)
+
+
+async def test_priority_aging_bounds_starvation(system: InProcessSystem,
+                                                client: AsyncClient) -> None:
+    probe = ConcurrencyProbe()
+    await system.scheduler(priority_aging_seconds=0.2)
+    low = await client.submit_many([TaskSpec("probe", {"mark": f"low-{i}"}, priority="low")
+                                    for i in range(3)])
+    await asyncio.sleep(0.8)  # the low tasks age past urgent (0 + 0.8 // 0.2 >= 3)
+    urgent = await client.submit_many([TaskSpec("probe", {"mark": f"urgent-{i}"},
+                                                priority="urgent") for i in range(3)])
+    await system.worker(registry=registry_with(probe), max_concurrent=1)
+    await client.wait([t.id for t in low + urgent], timeout=30)
+    assert probe.order == ["low-0", "low-1", "low-2", "urgent-0", "urgent-1", "urgent-2"]

@@ -59,6 +59,10 @@ def start_metrics(factory: str, port: int | None, host: str, *args: object) -> t
 @click.option("--session-ttl", type=click.IntRange(2, 300), default=5, show_default=True,
               envvar="KUBETASK_SESSION_TTL",
               help="Leader session TTL (s): a dead leader is replaced within TTL + 1 s.")
+@click.option("--priority-aging", type=click.FloatRange(min=0, min_open=True), default=None,
+              envvar="KUBETASK_PRIORITY_AGING", metavar="SECONDS",
+              help="Raise a waiting task one priority level per SECONDS waited (bounds "
+              "starvation at 3 x SECONDS); default: strict priority.")
 @click.option("--retention", type=click.FloatRange(min=0), default=86400.0, show_default=True,
               envvar="KUBETASK_RETENTION",
               help="Seconds a finished task is kept before it is deleted (0: keep forever).")
@@ -69,7 +73,8 @@ def start_metrics(factory: str, port: int | None, host: str, *args: object) -> t
 @metrics_options
 @log_options
 def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
-              strategy: str, session_ttl: int, retention: float, compact_history: float,
+              strategy: str, session_ttl: int, priority_aging: float | None, retention: float,
+              compact_history: float,
               metrics_port: int | None, metrics_host: str,
               log_level: str, log_format: str) -> None:
     """Run a scheduler for a queue (several may run: one leads, the others stand by)."""
@@ -77,6 +82,7 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
     configure(log_level, log_format, name=node_id)
     settings = SchedulerSettings(queue=queue, node_id=node_id, strategy=strategy,
                                  session_ttl=session_ttl, retention_seconds=retention,
+                                 priority_aging_seconds=priority_aging,
                                  compact_history_seconds=compact_history)
 
     metrics, endpoint = start_metrics("scheduler_metrics", metrics_port, metrics_host, queue)

@@ -45,11 +45,11 @@ class Dispatcher:
         self.keys = keys
         self.queue = queue
 
-    async def read_pending(self, limit: int) -> tuple[list[KeyValue], bool]:
-        """The first `limit` pending keys in dispatch order (priority, then FIFO), with
-        their records; and whether more remain."""
-        result = await self.store.range(Get(self.keys.pending_all(self.queue), prefix=True),
-                                        limit=limit)
+    async def read_pending(self, priority: int, limit: int) -> tuple[list[KeyValue], bool]:
+        """The first `limit` pending keys of one priority (FIFO), with their records; and
+        whether more remain."""
+        result = await self.store.range(
+            Get(self.keys.pending_priority(self.queue, priority), prefix=True), limit=limit)
         return result.kvs, result.more
 
     async def assign(self, placements: Sequence[Placement], fence: Compare) -> list[Placement]:

@@ -14,6 +14,7 @@ class SchedulerSettings:
     sweep_interval: float = 2.0  # orphan and missed-event reconciliation
     max_batch: int = 1024  # pending tasks read per dispatch round
     unknown_type_grace: float = 2.0
+    priority_aging_seconds: float | None = None  # None: strict priority (the seed's)
     retention_seconds: float = 86400.0  # finished tasks are deleted after this; 0: keep
     compact_history_seconds: float = 300.0  # etcd history kept; 0: leave compaction to etcd
     janitor_interval: float = 30.0  # before a task of a type no worker knows goes anywhere

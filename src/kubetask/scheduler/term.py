@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from kubetask.errors import Compacted, LeaseLost, NotLeader, StoreError
 from kubetask.queue import Dispatcher, Placement
 from kubetask.scheduler.janitor import Janitor
-from kubetask.scheduler.pending_buffer import PendingBuffer
+from kubetask.scheduler.pending_heads import PendingHeads
 from kubetask.scheduler.settings import SchedulerSettings
 from kubetask.scheduler.strategies import Strategy
 from kubetask.scheduler.view import WorkerView
@@ -37,7 +37,7 @@ class LeaderTerm:
         self.fence = fence
         self.dispatcher = Dispatcher(store, keys, settings.queue)
         self.view = WorkerView(keys, settings.queue)
-        self.pending = PendingBuffer()
+        self.pending = PendingHeads(keys, settings.priority_aging_seconds)
         self.metrics = metrics or TermMetrics()
         self._dispatch_wake = asyncio.Event()
         self._delayed_wake = asyncio.Event()
@@ -125,7 +125,7 @@ class LeaderTerm:
             self._dispatch_wake.set()
 
     async def _reset_pending(self, get: Get) -> int:
-        self.pending = PendingBuffer()  # the next dispatch round reads the head again
+        self.pending = PendingHeads(self.keys, self.settings.priority_aging_seconds)
         return await self.store.revision()
 
     def _on_pending(self, events: list[Event]) -> None:
@@ -150,21 +150,24 @@ class LeaderTerm:
         if free == 0:
             return False
         want = min(free, self.settings.max_batch)
-        if self.pending.should_read(want, set()):
-            kvs, more = await self.dispatcher.read_pending(self.settings.max_batch)
-            self.pending.fill(kvs, more)
-        placements = self._place(want)
+        # One heads object for the whole round: the sweep may swap in a fresh one while
+        # we read, and filling that one halfway would leave a level looking empty.
+        heads = self.pending
+        for priority in heads.levels_to_read(want):
+            kvs, more = await self.dispatcher.read_pending(priority, self.settings.max_batch)
+            heads.fill(priority, kvs, more)
+        placements = self._place(heads, want)
         if not placements:
             return False
         committed = await self._commit(placements)
         return len(placements) == want or len(committed) < len(placements)
 
-    def _place(self, want: int) -> list[Placement]:
+    def _place(self, heads: PendingHeads, want: int) -> list[Placement]:
         """Pick a worker for up to `want` buffered pending tasks (slots reserved)."""
         placements: list[Placement] = []
         # Scan past tasks no free worker can take (their type's workers are busy), so they
         # do not block tasks of other types behind them.
-        for item in self.pending:
+        for item in heads:
             if len(placements) == want:
                 break
             # A type no worker knows may belong to a worker that is just joining: give it
@@ -227,7 +230,7 @@ class LeaderTerm:
                     self.metrics.recovered()
             # Reconciliation: anything a watch missed is picked up by the next rounds, and
             # the pending buffer is read afresh.
-            self.pending = PendingBuffer()
+            self.pending = PendingHeads(self.keys, self.settings.priority_aging_seconds)
             self._dispatch_wake.set()
             self._delayed_wake.set()
             self._recover_wake.clear()

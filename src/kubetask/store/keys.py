@@ -73,6 +73,9 @@ class Keyspace:
     def pending_priority(self, queue: str, priority: int) -> str:
         return f"{self.queue(queue)}pending/{PRIORITY_SLOTS - priority}/"
 
+    def priority_of_pending(self, key: str) -> int:
+        return PRIORITY_SLOTS - int(key.rsplit("/", 2)[1])
+
     def delayed(self, queue: str, due: float, task_id: str) -> str:
         return f"{self.queue(queue)}delayed/{int(due * 1000):015d}/{task_id}"
 
