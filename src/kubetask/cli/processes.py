@@ -49,6 +49,25 @@ def start_metrics(factory: str, port: int | None, host: str, *args: object) -> t
                                    f"({exc.strerror or exc}); pick another --metrics-port") from exc
 
 
+def run_component(etcd_endpoints: str, namespace: str, endpoint: Any,
+                  build: Callable[[Store, Keyspace], Scheduler | Worker]) -> None:
+    """Run a scheduler or worker on its own etcd connection until SIGTERM / Ctrl-C, then
+    stop it gracefully and close its metrics endpoint."""
+
+    async def run() -> None:
+        store = Store(parse_endpoints(etcd_endpoints))
+        await store.start()
+        component = build(store, Keyspace(namespace=namespace))
+        try:
+            await serve(component.start, component.stop, component.wait)
+        finally:
+            if endpoint is not None:
+                endpoint.close()
+            await store.stop()
+
+    asyncio.run(run())
+
+
 @click.command()
 @click.option("--node-id", envvar="KUBETASK_NODE_ID", type=NameType("node"),
               help="Scheduler node id (default: generated).")
@@ -87,18 +106,8 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
 
     metrics, endpoint = start_metrics("scheduler_metrics", metrics_port, metrics_host, queue)
 
-    async def run() -> None:
-        store = Store(parse_endpoints(etcd_endpoints))
-        await store.start()
-        sched = Scheduler(store, Keyspace(namespace=namespace), settings, metrics)
-        try:
-            await serve(sched.start, sched.stop, sched.wait)
-        finally:
-            if endpoint is not None:
-                endpoint.close()
-            await store.stop()
-
-    asyncio.run(run())
+    run_component(etcd_endpoints, namespace, endpoint,
+                  lambda store, keys: Scheduler(store, keys, settings, metrics))
 
 
 @click.command()
@@ -147,15 +156,5 @@ def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
 
     metrics, endpoint = start_metrics("worker_metrics", metrics_port, metrics_host)
 
-    async def run() -> None:
-        store = Store(parse_endpoints(etcd_endpoints))
-        await store.start()
-        w = Worker(store, Keyspace(namespace=namespace), settings, registry, metrics)
-        try:
-            await serve(w.start, w.stop, w.wait)
-        finally:
-            if endpoint is not None:
-                endpoint.close()
-            await store.stop()
-
-    asyncio.run(run())
+    run_component(etcd_endpoints, namespace, endpoint,
+                  lambda store, keys: Worker(store, keys, settings, registry, metrics))
