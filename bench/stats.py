@@ -28,6 +28,18 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
+def latency_summary(lat_ms: Sequence[float], submitted: Sequence[float]) -> dict[str, float]:
+    """p50/p99/max of submit->start latencies, with the submit rate actually achieved."""
+    n = len(lat_ms)
+    return {
+        "p50_ms": percentile(lat_ms, 50),
+        "p99_ms": percentile(lat_ms, 99),
+        "max_ms": max(lat_ms),
+        "achieved_rate": n / (submitted[-1] - submitted[0]) if n > 1 else 0.0,
+        "n": n,
+    }
+
+
 @dataclass(frozen=True)
 class Summary:
     """Median, min and max of one figure over several runs."""

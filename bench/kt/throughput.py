@@ -17,7 +17,7 @@ from bench.kt.measure import (
     wait_ready,
     wait_succeeded,
 )
-from bench.stats import percentile
+from bench.stats import latency_summary
 from kubetask.client import AsyncClient
 
 SETTLE_S = 0.5  # pause between workloads, as in the peer harness
@@ -64,13 +64,7 @@ class Session:
         done = await self.client.wait(ids, timeout=drain_s)
         check_once(done)
         lat_ms = [((t.started_at or 0.0) - s) * 1000.0 for t, s in zip(done, submitted, strict=True)]
-        return {
-            "p50_ms": percentile(lat_ms, 50),
-            "p99_ms": percentile(lat_ms, 99),
-            "max_ms": max(lat_ms),
-            "achieved_rate": n / (submitted[-1] - submitted[0]) if n > 1 else 0.0,
-            "n": n,
-        }
+        return latency_summary(lat_ms, submitted)
 
 
 async def _measure(session: Session, n_noop: int, n_sleep: int, sleep_s: float,

@@ -16,7 +16,7 @@ import redis
 
 from bench.peers import sink
 from bench.peers.procs import WorkerGroup, start_workers
-from bench.stats import percentile
+from bench.stats import latency_summary
 
 TaskKind = Literal["noop", "nap", "stamp"]
 
@@ -207,10 +207,4 @@ class Session:
         if len(starts) != n:
             raise RuntimeError(f"{self.peer.name}: {len(starts)}/{n} start stamps recorded")
         lat_ms = [(starts[i] - submitted[i]) * 1000.0 for i in range(n)]
-        return {
-            "p50_ms": percentile(lat_ms, 50),
-            "p99_ms": percentile(lat_ms, 99),
-            "max_ms": max(lat_ms),
-            "achieved_rate": n / (submitted[-1] - submitted[0]) if n > 1 else 0.0,
-            "n": n,
-        }
+        return latency_summary(lat_ms, submitted)
