@@ -75,6 +75,7 @@ def test_seed_commands_run_tasks_end_to_end(tmp_path: Path, cli_env: dict[str, s
     for w in stats["worker_stats"]:
         assert {"running", "capacity", "cpu_percent", "memory_percent", "succeeded",
                 "failed"} <= set(w)
+        assert w["memory_percent"] > 0  # the worker process's own reading (psutil)
     text = run_cli(["stats"], cli_env).stdout
     assert "QUEUE" in text and "worker-1" in text
 

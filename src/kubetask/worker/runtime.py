@@ -62,7 +62,8 @@ class _Running:
 class Worker:
     def __init__(self, store: Store, keys: Keyspace, settings: WorkerSettings,
                  registry: ExecutorRegistry | None = None,
-                 metrics: WorkerMetrics | None = None) -> None:
+                 metrics: WorkerMetrics | None = None,
+                 load: LoadSampler | None = None) -> None:
         self.store = store
         self.keys = keys
         self.settings = settings
@@ -80,7 +81,7 @@ class Worker:
         self._draining = asyncio.Event()
         self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrent,
                                         thread_name_prefix=f"kubetask-{self.id}")
-        self._load = LoadSampler()
+        self._load = load or LoadSampler()
         self._lease: LeaseKeeper | None = None
         self._committer: Committer | None = None
         self._task: asyncio.Task[None] | None = None
