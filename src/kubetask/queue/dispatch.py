@@ -24,10 +24,21 @@ log = logging.getLogger(__name__)
 MAX_LOST = 5
 
 
-@dataclass(frozen=True, slots=True)
 class Pending:
-    kv: KeyValue
-    task: Task
+    """A pending index entry; its task is decoded when first needed (a deep backlog is
+    mostly read and never looked at before the next read)."""
+
+    __slots__ = ("_task", "kv")
+
+    def __init__(self, kv: KeyValue, task: Task | None = None) -> None:
+        self.kv = kv
+        self._task = task
+
+    @property
+    def task(self) -> Task:
+        if self._task is None:
+            self._task = codec.load(self.kv.value)
+        return self._task
 
 
 @dataclass(frozen=True, slots=True)

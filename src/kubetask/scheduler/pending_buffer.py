@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 
-from kubetask.queue import Pending, codec
+from kubetask.queue import Pending
 from kubetask.store import KeyValue
 
 
@@ -32,7 +32,7 @@ class PendingBuffer:
 
     def fill(self, kvs: list[KeyValue], more: bool) -> None:
         """Replace the content with a range read from the start of the index."""
-        self._entries = {kv.key: Pending(kv, codec.load(kv.value)) for kv in kvs}
+        self._entries = {kv.key: Pending(kv) for kv in kvs}
         self._keys = [kv.key for kv in kvs]
         self._end = kvs[-1].key if more and kvs else None
 
@@ -42,7 +42,7 @@ class PendingBuffer:
             return  # beyond what we cover: a later read finds it
         if kv.key not in self._entries:
             bisect.insort(self._keys, kv.key)
-        self._entries[kv.key] = Pending(kv, codec.load(kv.value))
+        self._entries[kv.key] = Pending(kv)
 
     def discard(self, key: str, mod_revision: int | None = None) -> None:
         """Remove `key`; with `mod_revision`, only if the entry is still that version (a

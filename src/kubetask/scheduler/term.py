@@ -43,6 +43,7 @@ class LeaderTerm:
         self._delayed_wake = asyncio.Event()
         self._recover_wake = asyncio.Event()
         self._watches: list[Watch] = []
+        self._backlog = False  # the last round filled every free slot
 
     async def run(self) -> None:
         """Run until leadership is lost (raises NotLeader) or cancelled."""
@@ -141,8 +142,23 @@ class LeaderTerm:
         while True:
             await self._dispatch_wake.wait()
             self._dispatch_wake.clear()
+            if self._backlog:
+                await self._gather_free_slots()
             while await self._dispatch_round():
                 pass
+
+    async def _gather_free_slots(self) -> None:
+        """Tasks are waiting for slots: let slots that free up within the linger join this
+        round (one transaction instead of several); stop waiting at half the slots."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.dispatch_linger
+        target = min(self.settings.max_batch, max(1, self.view.accepting_slots() // 2))
+        while self.view.free_slots() < target:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            self._dispatch_wake.clear()
+            await wait_until_set(self._dispatch_wake, remaining)
 
     async def _dispatch_round(self) -> bool:
         """Place as many pending tasks as there are free slots. True: go again at once."""
@@ -157,6 +173,7 @@ class LeaderTerm:
             kvs, more = await self.dispatcher.read_pending(priority, self.settings.max_batch)
             heads.fill(priority, kvs, more)
         placements = self._place(heads, want)
+        self._backlog = len(placements) == free
         if not placements:
             return False
         committed = await self._commit(placements)

@@ -112,6 +112,9 @@ class WorkerView:
     def free_slots(self) -> int:
         return sum(w.free for w in self.workers.values())
 
+    def accepting_slots(self) -> int:
+        return sum(w.capacity for w in self.workers.values() if w.accepting)
+
     def reserve(self, worker: Candidate, task_id: str) -> None:
         worker.reserved.add(task_id)
         self._inflight.add(task_id)

@@ -1,12 +1,15 @@
 """Group commit: attempt writes queue up while one transaction is in flight, then go
 together in the next. A start not yet written when its attempt ends is dropped: the end
-record carries the start time, so a fast task costs one write, not two."""
+record carries the start time, so a fast task costs one write, not two. An end waits a
+moment (`end_linger`) while other attempts of the worker are still running, so that ends
+close together share one transaction; it goes at once when nothing else runs."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from kubetask.errors import StoreError
 from kubetask.queue import AttemptLog, Write
@@ -15,9 +18,12 @@ log = logging.getLogger(__name__)
 
 
 class Committer:
-    def __init__(self, attempts: AttemptLog, *, start_linger: float = 0.02) -> None:
+    def __init__(self, attempts: AttemptLog, *, start_linger: float = 0.02,
+                 end_linger: float = 0.002, others_running: Callable[[], int] = lambda: 0) -> None:
         self._log = attempts
         self.start_linger = start_linger
+        self.end_linger = end_linger
+        self._others_running = others_running
         self._queued: dict[str, tuple[Write, asyncio.Future[bool]]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -45,7 +51,13 @@ class Committer:
         if previous is not None and not previous[0].final:
             previous[1].set_result(True)  # superseded by this write, which includes it
         self._queued[write.after.id] = (write, future)
-        if write.final or self.start_linger <= 0:
+        if write.final:
+            # Other attempts still running may end within the linger: one write for all.
+            if self.end_linger > 0 and self._others_running():
+                asyncio.get_running_loop().call_later(self.end_linger, self._wake.set)
+            else:
+                self._wake.set()
+        elif self.start_linger <= 0:
             self._wake.set()
         else:
             # A start waits a moment: if its attempt ends meanwhile, the end supersedes it

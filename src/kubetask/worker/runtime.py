@@ -160,7 +160,7 @@ class Worker:
         await lease.start()
         self._lease = lease
         attempts = AttemptLog(self.store, self.keys, self.id)
-        self._committer = Committer(attempts)
+        self._committer = Committer(attempts, others_running=self._attempts_not_ending)
         self._committer.start()
         watches: list[Watch] = []
         try:
@@ -304,6 +304,9 @@ class Worker:
         self._running.clear()
 
     # --- running one attempt -----------------------------------------------------------
+    def _attempts_not_ending(self) -> int:
+        return sum(1 for r in self._running.values() if r.started and not r.finishing)
+
     async def _execute(self, running: _Running) -> None:
         task = running.claim.task
         try:
@@ -326,6 +329,9 @@ class Worker:
     async def _take_slot(self) -> bool:
         if self._draining.is_set():
             return False
+        if not self._slots.locked():
+            await self._slots.acquire()  # a free slot: taken without suspending
+            return True
         acquire = asyncio.ensure_future(self._slots.acquire())
         drain = asyncio.ensure_future(self._draining.wait())
         await asyncio.wait({acquire, drain}, return_when=asyncio.FIRST_COMPLETED)
