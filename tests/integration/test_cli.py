@@ -164,6 +164,43 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     assert revision(etcd) == before
 
 
+def test_queue_set_show_reset_and_a_worker_obeys_it(tmp_path: Path, cli_env: dict[str, str],
+                                                   processes: list[Proc]) -> None:
+    shown = json.loads(run_cli(["queue", "set", "default", "--max-retries=1",
+                                "--retry-base=0.01"], cli_env).stdout)
+    assert shown == {"queue": "default", "max_retries": 1, "retry_base_seconds": 0.01}
+    run_cli(["queue", "set", "default", "--retry-cap=2"], cli_env)  # merges
+    got = json.loads(run_cli(["queue", "show", "default", "--json"], cli_env).stdout)
+    assert got == {**shown, "retry_cap_seconds": 2.0}
+    table = run_cli(["queue", "show"], cli_env).stdout
+    assert "MAX-RETRIES" in table and "default" in table
+    start(processes, tmp_path, cli_env, "scheduler")
+    start(processes, tmp_path, cli_env, "worker")
+    task_id = run_cli(["client", "--type=unreliable", "--wait", "--wait-timeout=30"],
+                      cli_env).stdout.strip()
+    task = json.loads(run_cli(["task", "get", task_id, "--json"], cli_env).stdout)
+    # unreliable succeeds on attempt 3; the queue allows 2 attempts
+    assert (task["state"], task["attempts"], task["max_retries"]) == ("dead", 2, None)
+    assert "queue default" in run_cli(["task", "get", task_id], cli_env).stdout
+    run_cli(["queue", "reset", "default"], cli_env)
+    assert json.loads(run_cli(["queue", "show", "default", "--json"], cli_env).stdout) == {
+        "queue": "default"}
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--max-retries=-1"], "--max-retries"),
+    (["--retry-base=5", "--retry-cap=1"], "must not be shorter"),
+    ([], "give at least one of"),
+])
+def test_queue_set_refuses_bad_values_and_writes_nothing(
+        args: list[str], fragment: str, cli_env: dict[str, str], etcd: EtcdProcess) -> None:
+    before = revision(etcd)
+    result = run_cli(["queue", "set", "default", *args], cli_env)
+    assert result.returncode == 2 and fragment in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert revision(etcd) == before
+
+
 def test_oversized_payload_from_a_file_is_refused(tmp_path: Path, cli_env: dict[str, str],
                                                    etcd: EtcdProcess) -> None:
     big = tmp_path / "big.json"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
 from kubetask.client import AsyncClient, TaskSpec
-from kubetask.errors import StoreError
-from kubetask.model import RetryPolicy, TaskState
+from kubetask.errors import StoreError, ValidationError
+from kubetask.model import QueueConfig, RetryPolicy, TaskState
 from kubetask.store import Get
 from kubetask.worker import ExecutorRegistry, WorkerSettings
 from tests.harness import InProcessSystem
@@ -98,6 +99,43 @@ async def test_failures_retry_then_go_dead_and_retry_brings_back(
     assert again.state is TaskState.PENDING
     (done,) = await client.wait([task.id], timeout=30)
     assert done.state is TaskState.DEAD and len(done.history) == 6
+
+
+async def test_queue_defaults_apply_to_tasks_that_set_none(system: InProcessSystem,
+                                                           client: AsyncClient) -> None:
+    """Precedence: the task's max retries, else its queue's, else the worker's flag."""
+    await system.scheduler()
+    reg = ExecutorRegistry()
+    reg.register_function("fail-always", lambda task: 1 / 0)
+    await system.worker(registry=reg, retry=replace(FAST_RETRY, max_retries=2))
+    await client.configure_queue("default", max_retries=1, retry_base=0.01)
+    plain = await client.submit("fail-always")
+    own = await client.submit("fail-always", max_retries=0)
+    other_queue = await client.submit("fail-always", queue="elsewhere")
+    done = {t.id: t for t in await client.wait([plain.id, own.id], timeout=30)}
+    assert plain.max_retries is None
+    assert (done[plain.id].state, done[plain.id].attempts) == (TaskState.DEAD, 2)
+    assert (done[own.id].state, done[own.id].attempts) == (TaskState.DEAD, 1)
+    # The queue's setting is read at each failure: a reset applies to queued tasks too.
+    await client.reset_queue_config("default")
+    again = await client.submit("fail-always")
+    (done_again,) = await client.wait([again.id], timeout=30)
+    assert done_again.attempts == 3  # the worker's --max-retries 2
+    assert (await client.queue_config("default")) == QueueConfig()
+    assert (await client.get(other_queue.id)).state is TaskState.PENDING  # no worker there
+
+
+async def test_queue_defaults_refuse_bad_values_and_write_nothing(
+        client: AsyncClient) -> None:
+    await client.configure_queue("default", retry_cap=5)
+    before = await client.store.revision()
+    for bad in ({"max_retries": -1}, {"retry_base": float("nan")}, {"retry_base": 10}):
+        with pytest.raises(ValidationError):
+            await client.configure_queue("default", **bad)
+    with pytest.raises(ValidationError, match="queue name"):
+        await client.configure_queue("a/b", max_retries=1)
+    assert await client.store.revision() == before
+    assert (await client.queue_config("default")).retry_cap_seconds == 5.0
 
 
 async def test_unknown_type_goes_dead_at_once_with_a_clear_error(

@@ -11,6 +11,7 @@ from kubetask import __version__
 from kubetask.cli.dashboard import dashboard
 from kubetask.cli.options import log_options
 from kubetask.cli.processes import scheduler, worker
+from kubetask.cli.queues import queue
 from kubetask.cli.stats import stats
 from kubetask.cli.submit import client
 from kubetask.cli.tasks import task
@@ -64,6 +65,7 @@ cli.add_command(scheduler)
 cli.add_command(worker)
 cli.add_command(client)
 cli.add_command(task)
+cli.add_command(queue)
 cli.add_command(stats)
 cli.add_command(dashboard)
 

@@ -128,6 +128,9 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
 @click.option("--shutdown-timeout", type=click.FloatRange(0, 3600), default=30.0,
               show_default=True, envvar="KUBETASK_SHUTDOWN_TIMEOUT",
               help="On SIGTERM, how long running tasks may finish before being handed back.")
+@click.option("--max-retries", type=click.IntRange(0, 100), default=3, show_default=True,
+              envvar="KUBETASK_MAX_RETRIES",
+              help="Retries of a failed task that sets none and whose queue sets none.")
 @click.option("--retry-base", type=click.FloatRange(0, 3600), default=1.0, show_default=True,
               envvar="KUBETASK_RETRY_BASE", help="Backoff before the first retry (s).")
 @click.option("--retry-cap", type=click.FloatRange(0, 86400), default=60.0,
@@ -136,7 +139,7 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
 @log_options
 def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
            max_concurrent: int, weight: int, imports: tuple[str, ...], lease_ttl: int,
-           shutdown_timeout: float, retry_base: float, retry_cap: float,
+           shutdown_timeout: float, max_retries: int, retry_base: float, retry_cap: float,
            metrics_port: int | None, metrics_host: str, log_level: str,
            log_format: str) -> None:
     """Run a worker: lease tasks of a queue from etcd and execute them."""
@@ -152,7 +155,8 @@ def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
     settings = WorkerSettings(queue=queue, node_id=node_id, max_concurrent=max_concurrent,
                               weight=weight, lease_ttl=lease_ttl,
                               shutdown_timeout=shutdown_timeout,
-                              retry=RetryPolicy(base_seconds=retry_base, cap_seconds=retry_cap))
+                              retry=RetryPolicy(max_retries=max_retries, base_seconds=retry_base,
+                                                cap_seconds=retry_cap))
 
     metrics, endpoint = start_metrics("worker_metrics", metrics_port, metrics_host)
 

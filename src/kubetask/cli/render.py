@@ -36,6 +36,8 @@ def task_rows(tasks: Sequence[Task]) -> str:
 
 def task_detail(task: Task) -> str:
     data = task.to_public()
+    if data["max_retries"] is None:
+        data["max_retries"] = "queue default"
     lines = [f"{k + ':':<16}{_short(v)}" for k, v in data.items() if k != "history"]
     if task.history:
         lines.append("history:")

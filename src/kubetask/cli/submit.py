@@ -40,15 +40,17 @@ def read_argument(text: str, option: str) -> str:
               help="How many tasks to submit (in batches).")
 @click.option("--payload", default=None,
               help="JSON payload, e.g. '{\"duration\": 0.5}', or @FILE to read it from a file.")
-@click.option("--max-retries", type=click.IntRange(0, 100), default=3, show_default=True)
+@click.option("--max-retries", type=click.IntRange(0, 100), default=None,
+              help="Retries after a failed attempt; default: the queue's (kubetask queue "
+              "set), else the worker's (3).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds an attempt may run before it is stopped and counted failed.")
 @click.option("--delay", type=click.FloatRange(min=0), default=None,
               help="Start no sooner than this many seconds from now.")
 @click.option("--retry-base", type=click.FloatRange(0, 86400), default=None,
-              help="Backoff before the first retry (s); default: the worker's.")
+              help="Backoff before the first retry (s); default: the queue's, else the worker's.")
 @click.option("--retry-cap", type=click.FloatRange(0, 86400), default=None,
-              help="Longest retry backoff (s); default: the worker's.")
+              help="Longest retry backoff (s); default: the queue's, else the worker's.")
 @click.option("--idempotency-key", default=None, type=NameType("idempotency key"),
               help="A retried submit with the same key returns the first task.")
 @click.option("--wait", is_flag=True, help="Block until the tasks finish; exit 1 if any "
@@ -56,7 +58,7 @@ def read_argument(text: str, option: str) -> str:
 @click.option("--wait-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="With --wait: give up after this many seconds (exit 3).")
 def client(etcd_endpoints: str, namespace: str, queue: str, type_: str, name: str,
-           priority: int, count: int, payload: str | None, max_retries: int,
+           priority: int, count: int, payload: str | None, max_retries: int | None,
            timeout: float | None, delay: float | None, retry_base: float | None,
            retry_cap: float | None, idempotency_key: str | None,
            wait: bool, wait_timeout: float | None) -> None:

@@ -1,4 +1,4 @@
-"""The asyncio SDK: submit (one and many), get, wait, list, cancel, retry, stats."""
+"""The asyncio SDK: submit (one and many), get, wait, list, cancel, retry, stats, queue defaults."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 from kubetask.client.spec import TaskSpec
 from kubetask.client.stats import QueueStats
 from kubetask.errors import TaskNotFound, ValidationError
-from kubetask.model import Task, TaskState, validate_name
-from kubetask.queue import Producer, Reader
+from kubetask.model import QueueConfig, Task, TaskState, validate_name
+from kubetask.queue import Producer, QueueConfigs, Reader
 from kubetask.queue import codec as _codec
 from kubetask.store import Election, Get, Keyspace, Store, Watch
 
@@ -41,6 +41,7 @@ class AsyncClient:
         self.store = Store(parse_endpoints(endpoints), timeout=timeout)
         self.producer = Producer(self.store, self.keys)
         self.reader = Reader(self.store, self.keys)
+        self.queue_configs = QueueConfigs(self.store, self.keys)
 
     async def connect(self) -> None:
         await self.store.start()
@@ -86,6 +87,26 @@ class AsyncClient:
                 raise ValidationError(f"unknown state {state!r}: use one of "
                                       f"{', '.join(s.value for s in TaskState)}") from None
         return await self.reader.list(queue=queue, state=state, limit=limit, after=after)
+
+    async def queue_config(self, queue: str) -> QueueConfig:
+        """A queue's defaults (retry policy); unset fields fall back to the workers' flags."""
+        return await self.queue_configs.get(validate_name("queue", queue))
+
+    async def configure_queue(self, queue: str, *, max_retries: int | None = None,
+                              retry_base: float | None = None,
+                              retry_cap: float | None = None) -> QueueConfig:
+        """Set a queue's defaults for tasks that do not set their own (None: unchanged)."""
+        return await self.queue_configs.update(
+            validate_name("queue", queue), max_retries=max_retries,
+            retry_base_seconds=retry_base, retry_cap_seconds=retry_cap)
+
+    async def set_queue_config(self, queue: str, config: QueueConfig) -> None:
+        """Replace a queue's defaults with `config` (its unset fields: the workers' flags)."""
+        await self.queue_configs.put(validate_name("queue", queue), config)
+
+    async def reset_queue_config(self, queue: str) -> None:
+        """Forget a queue's defaults: the workers' flags apply again."""
+        await self.queue_configs.reset(validate_name("queue", queue))
 
     async def queues(self) -> builtins.list[str]:
         return await self.reader.queues()

@@ -9,6 +9,7 @@ from typing import Any
 
 from kubetask.errors import ValidationError
 from kubetask.model import Priority, Task, new_task_id, validate_name, validate_payload
+from kubetask.model.queue_config import validate_backoff
 from kubetask.model.validation import validate_max_retries, validate_timeout
 
 MAX_DELAY_SECONDS = 366 * 86400  # a task may be scheduled up to a year ahead
@@ -21,13 +22,13 @@ class TaskSpec:
     queue: str = "default"
     name: str | None = None
     priority: int | str = Priority.NORMAL
-    max_retries: int = 3
+    max_retries: int | None = None  # None: the queue's default (kubetask queue set), else 3
     timeout: float | None = None
     key: str | None = None  # idempotency key
     run_at: float | None = None  # epoch seconds; None: now
     delay: float | None = None  # seconds from now (alternative to run_at)
-    retry_base: float | None = None  # backoff before the first retry; None: the worker's
-    retry_cap: float | None = None  # longest backoff; None: the worker's
+    retry_base: float | None = None  # backoff before the first retry; None: the queue's
+    retry_cap: float | None = None  # longest backoff; None: the queue's
 
     def build(self, now: float | None = None) -> Task:
         """Validate everything, then make the Task (nothing is written yet)."""
@@ -47,10 +48,11 @@ class TaskSpec:
         return Task(
             id=new_task_id(), queue=queue, type=type_, name=name,
             payload=validate_payload(self.payload), priority=Priority.parse(self.priority),
-            max_retries=validate_max_retries(self.max_retries),
+            max_retries=(None if self.max_retries is None
+                         else validate_max_retries(self.max_retries)),
             timeout_seconds=validate_timeout(self.timeout), idempotency_key=key,
-            retry_base_seconds=_backoff("retry_base", self.retry_base),
-            retry_cap_seconds=_backoff("retry_cap", self.retry_cap),
+            retry_base_seconds=validate_backoff("retry_base", self.retry_base),
+            retry_cap_seconds=validate_backoff("retry_cap", self.retry_cap),
             created_at=now, run_at=run_at)
 
 
@@ -61,12 +63,4 @@ def _seconds(what: str, value: object, *, low: float, high: float) -> float | No
         raise ValidationError(f"{what} must be a number of seconds, got {value!r}")
     if not low <= value <= high:
         raise ValidationError(f"{what} must be from {low:g} to {high:g} seconds, got {value}")
-    return float(value)
-
-
-def _backoff(what: str, value: float | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 86400:
-        raise ValidationError(f"{what} must be a number of seconds from 0 to 86400, got {value!r}")
     return float(value)

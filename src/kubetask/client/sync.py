@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from kubetask.client.aio import AsyncClient
 from kubetask.client.spec import TaskSpec
 from kubetask.client.stats import QueueStats
-from kubetask.model import Task, TaskState
+from kubetask.model import QueueConfig, Task, TaskState
 
 T = TypeVar("T")
 
@@ -79,3 +79,15 @@ class Client:
 
     def queues(self) -> builtins.list[str]:
         return self._run(self._aio.queues())
+
+    def queue_config(self, queue: str) -> QueueConfig:
+        return self._run(self._aio.queue_config(queue))
+
+    def configure_queue(self, queue: str, *, max_retries: int | None = None,
+                        retry_base: float | None = None,
+                        retry_cap: float | None = None) -> QueueConfig:
+        return self._run(self._aio.configure_queue(queue, max_retries=max_retries,
+                                                   retry_base=retry_base, retry_cap=retry_cap))
+
+    def reset_queue_config(self, queue: str) -> None:
+        self._run(self._aio.reset_queue_config(queue))

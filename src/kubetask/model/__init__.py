@@ -2,6 +2,7 @@
 
 from kubetask.model.backoff import RetryPolicy
 from kubetask.model.ids import new_task_id
+from kubetask.model.queue_config import QueueConfig
 from kubetask.model.task import (
     TERMINAL_STATES,
     TRANSITIONS,
@@ -26,6 +27,7 @@ __all__ = [
     "TRANSITIONS",
     "Attempt",
     "Priority",
+    "QueueConfig",
     "RetryPolicy",
     "Task",
     "TaskState",

@@ -110,7 +110,7 @@ class Task:
     name: str = "task"
     payload: Any = None
     priority: Priority = Priority.NORMAL
-    max_retries: int = 3
+    max_retries: int | None = None  # None: the queue's default, else the worker's (3)
     timeout_seconds: float | None = None
     idempotency_key: str | None = None
     retry_base_seconds: float | None = None  # per-task backoff; None: the worker's default

@@ -10,6 +10,7 @@ Layout under `<prefix><namespace>/` (names are validated: they never contain `/`
     q/<queue>/workers/<worker>             membership and load, under the worker's lease
     q/<queue>/leader/<lease-hex>           election candidates; lowest create revision leads
     q/<queue>/meta                         queue marker (so queues can be listed)
+    q/<queue>/config                       the queue's defaults (retry policy), JSON
     q/<queue>/failures/<id>.<attempt>      one key per failed attempt (exact counts, no hot key)
     q/<queue>/idem/<key>                   idempotency key -> task id
     assign/<worker>/<id>                   an assignment, under the worker's lease (fencing token)
@@ -60,6 +61,9 @@ class Keyspace:
 
     def queue_meta(self, queue: str) -> str:
         return f"{self.queue(queue)}meta"
+
+    def queue_config(self, queue: str) -> str:
+        return f"{self.queue(queue)}config"
 
     def queue_of(self, key: str) -> str:
         return key[len(self.queues()) :].split("/", 1)[0]

@@ -1,4 +1,5 @@
-"""The JSON HTTP API under /api/v1, on the asyncio SDK: submit, get, list, cancel, retry, stats."""
+"""The JSON HTTP API under /api/v1, on the asyncio SDK: submit, get, list, cancel, retry, stats,
+queue defaults."""
 
 from __future__ import annotations
 
@@ -115,6 +116,28 @@ async def stats(request: web.Request) -> web.Response:
 @routes.get("/api/v1/queues")
 async def queues(request: web.Request) -> web.Response:
     return json_response({"queues": await request.app[CLIENT].queues()})
+
+
+@routes.get("/api/v1/queues/{queue}/config")
+async def get_queue_config(request: web.Request) -> web.Response:
+    queue = validate_name("queue", request.match_info["queue"])
+    config = await request.app[CLIENT].queue_config(queue)
+    return json_response({"queue": queue, **config.to_dict()})
+
+
+@routes.put("/api/v1/queues/{queue}/config")
+async def put_queue_config(request: web.Request) -> web.Response:
+    queue = validate_name("queue", request.match_info["queue"])
+    config = parsing.queue_config(await _body(request))
+    await request.app[CLIENT].set_queue_config(queue, config)
+    return json_response({"queue": queue, **config.to_dict()})
+
+
+@routes.delete("/api/v1/queues/{queue}/config")
+async def delete_queue_config(request: web.Request) -> web.Response:
+    queue = validate_name("queue", request.match_info["queue"])
+    await request.app[CLIENT].reset_queue_config(queue)
+    return json_response({"queue": queue})
 
 
 # --- the server itself -----------------------------------------------------------------

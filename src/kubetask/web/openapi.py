@@ -48,7 +48,9 @@ SCHEMAS: dict[str, Schema] = {
             "queue": {**_name("Queue"), "default": "default"},
             "name": _nullable(_name("A label for people (default: the type)")),
             "priority": {**_ref("Priority"), "default": 1},
-            "max_retries": {"type": "integer", "minimum": 0, "maximum": 100, "default": 3},
+            "max_retries": _nullable({"type": "integer", "minimum": 0, "maximum": 100,
+                                      "description": "Retries after a failed attempt; null "
+                                                     "or absent: the queue's default"}),
             "timeout": _nullable({"type": "number", "exclusiveMinimum": 0,
                                   "description": "Seconds an attempt may run."}),
             "key": _nullable(_name("Idempotency key: a second submit with the same key "
@@ -79,7 +81,8 @@ SCHEMAS: dict[str, Schema] = {
             "priority_name": {"type": "string", "enum": ["low", "normal", "high", "urgent"]},
             "state": _ref("TaskState"),
             "attempts": {"type": "integer", "minimum": 0},
-            "max_retries": {"type": "integer", "minimum": 0},
+            "max_retries": _nullable({"type": "integer", "minimum": 0,
+                                      "description": "null: the queue's default"}),
             "worker": _nullable({"type": "string"}),
             "payload": {}, "result": {},
             "error": _nullable({"type": "string"}),
@@ -150,6 +153,25 @@ SCHEMAS: dict[str, Schema] = {
     "Queues": {
         "type": "object", "required": ["queues"],
         "properties": {"queues": {"type": "array", "items": {"type": "string"}}},
+    },
+    "QueueConfig": {
+        "type": "object", "additionalProperties": False,
+        "description": "A queue's defaults for tasks that set none; a field left out or null: "
+                       "the workers' --max-retries / --retry-base / --retry-cap.",
+        "properties": {
+            "max_retries": _nullable({"type": "integer", "minimum": 0, "maximum": 100}),
+            "retry_base_seconds": _nullable({"type": "number", "minimum": 0, "maximum": 86400,
+                                             "description": "Backoff before the first retry."}),
+            "retry_cap_seconds": _nullable({"type": "number", "minimum": 0, "maximum": 86400,
+                                            "description": "Longest backoff (not below the "
+                                                           "base)."}),
+        },
+    },
+    "QueueConfigResult": {
+        "type": "object", "required": ["queue"],
+        "properties": {"queue": {"type": "string"}, "max_retries": {"type": "integer"},
+                       "retry_base_seconds": {"type": "number"},
+                       "retry_cap_seconds": {"type": "number"}},
     },
     "Info": {
         "type": "object", "required": ["version", "namespace", "writes"],
@@ -279,6 +301,26 @@ def _other_paths() -> dict[str, Schema]:
             "operationId": "listQueues", "summary": "Queue names",
             "responses": {"200": _json(_ref("Queues"), "Queues that ever had a task."),
                           "503": UNAVAILABLE}}},
+        "/api/v1/queues/{queue}/config": {
+            "parameters": [{"name": "queue", "in": "path", "required": True,
+                            "schema": {"type": "string"}, "description": "Queue name."}],
+            "get": {"operationId": "getQueueConfig", "summary": "A queue's defaults",
+                    "responses": {"200": _json(_ref("QueueConfigResult"), "Set fields only."),
+                                  "400": BAD_INPUT, "503": UNAVAILABLE}},
+            "put": {"operationId": "putQueueConfig",
+                    "summary": "Replace a queue's defaults (they apply from each task's next "
+                               "failure on)",
+                    "security": WRITE_SECURITY,
+                    "requestBody": {"required": True, "content": {
+                        "application/json": {"schema": _ref("QueueConfig")}}},
+                    "responses": {"200": _json(_ref("QueueConfigResult"), "Stored."),
+                                  "400": BAD_INPUT, **WRITE_REFUSED,
+                                  "413": _error("The body is too large."), "503": UNAVAILABLE}},
+            "delete": {"operationId": "deleteQueueConfig",
+                       "summary": "Forget a queue's defaults", "security": WRITE_SECURITY,
+                       "responses": {"200": _json(_ref("QueueConfigResult"), "Reset."),
+                                     "400": BAD_INPUT, **WRITE_REFUSED, "503": UNAVAILABLE}},
+        },
         "/api/v1/info": {"get": {
             "operationId": "getInfo", "summary": "Version, namespace, whether writes are allowed",
             "responses": {"200": _json(_ref("Info"), "About this server.")}}},

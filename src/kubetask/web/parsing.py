@@ -15,7 +15,7 @@ import orjson
 
 from kubetask.client import TaskSpec
 from kubetask.errors import ValidationError
-from kubetask.model import Priority, Task, TaskState, validate_name
+from kubetask.model import Priority, QueueConfig, Task, TaskState, validate_name
 
 # The fields of a task in a submit request (the SDK's TaskSpec, minus run_at).
 SPEC_FIELDS = ("type", "payload", "queue", "name", "priority", "max_retries", "timeout", "key",
@@ -77,6 +77,21 @@ def task_spec(data: Any, *, where: str = "") -> TaskSpec:
         return spec
     except ValidationError as exc:
         raise ValidationError(f"{where}{exc}") from None
+
+
+QUEUE_CONFIG_FIELDS = ("max_retries", "retry_base_seconds", "retry_cap_seconds")
+
+
+def queue_config(data: Any) -> QueueConfig:
+    """A queue's defaults, whole (a field left out or null: the workers' flag applies)."""
+    if not isinstance(data, dict):
+        raise ValidationError("queue settings must be a JSON object with any of "
+                              f"{', '.join(QUEUE_CONFIG_FIELDS)}")
+    unknown = sorted(set(data) - set(QUEUE_CONFIG_FIELDS))
+    if unknown:
+        raise ValidationError(f"unknown field(s) {', '.join(unknown)}; queue settings are "
+                              f"{', '.join(QUEUE_CONFIG_FIELDS)}")
+    return QueueConfig(**{name: data.get(name) for name in QUEUE_CONFIG_FIELDS})
 
 
 def batch_specs(data: Any, *, limit: int) -> list[TaskSpec]:

@@ -11,16 +11,25 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from kubetask.errors import Compacted, KubetaskError, StoreError, ValidationError
-from kubetask.model import MAX_RESULT_BYTES, Attempt, Task, TaskState, WorkerInfo, WorkerState
+from kubetask.model import (
+    MAX_RESULT_BYTES,
+    Attempt,
+    QueueConfig,
+    RetryPolicy,
+    Task,
+    TaskState,
+    WorkerInfo,
+    WorkerState,
+)
 from kubetask.model.validation import encode_json
-from kubetask.queue import AttemptLog, Claim, Write
+from kubetask.queue import AttemptLog, Claim, QueueConfigs, Write
 from kubetask.store import Event, Get, Keyspace, LeaseKeeper, Store, Watch
 from kubetask.worker.committer import Committer
 from kubetask.worker.executors import Executor, ExecutorRegistry, TaskContext
@@ -29,6 +38,7 @@ from kubetask.worker.load import LoadSampler
 from kubetask.worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class WorkerMetrics:
@@ -82,6 +92,8 @@ class Worker:
         self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrent,
                                         thread_name_prefix=f"kubetask-{self.id}")
         self._load = load or LoadSampler()
+        self._queue_configs = QueueConfigs(store, keys)
+        self._queue_config = QueueConfig()
         self._lease: LeaseKeeper | None = None
         self._committer: Committer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -426,16 +438,8 @@ class Worker:
         elif error is None:
             after = task.evolve(state=TaskState.SUCCEEDED, result=result, finished_at=now,
                                 history=history, error=None)
-        elif no_executor or task.attempts > task.max_retries:
-            after = task.evolve(state=TaskState.DEAD, finished_at=now, history=history,
-                                error=error)
         else:
-            policy = self.settings.retry
-            policy = replace(policy, base_seconds=_or(task.retry_base_seconds, policy.base_seconds),
-                             cap_seconds=_or(task.retry_cap_seconds, policy.cap_seconds))
-            due = now + policy.delay(task.attempts)
-            after = task.evolve(state=TaskState.RETRYING, run_at=due, history=history,
-                                error=error, worker=None)
+            after = await self._after_failure(task, now, history, error, no_executor)
         running.finishing = True
         committed = await self._committer.submit(
             Write(running.claim, after, final=True, failed=failed,
@@ -453,6 +457,28 @@ class Worker:
         level = logging.INFO if after.state is TaskState.SUCCEEDED else logging.WARNING
         log.log(level, "task %s (%s) attempt %d on worker %s: %s%s", task.id, task.type,
                 task.attempts, self.id, after.state.value, f" ({error})" if error else "")
+
+    async def _after_failure(self, task: Task, now: float, history: tuple[Attempt, ...],
+                             error: str, no_executor: bool) -> Task:
+        """Retry later (backoff) or dead, by the task's policy, else its queue's, else ours."""
+        policy = await self._retry_policy(task)
+        if no_executor or task.attempts > policy.max_retries:
+            return task.evolve(state=TaskState.DEAD, finished_at=now, history=history,
+                               error=error)
+        due = now + policy.delay(task.attempts)
+        return task.evolve(state=TaskState.RETRYING, run_at=due, history=history, error=error,
+                           worker=None)
+
+    async def _retry_policy(self, task: Task) -> RetryPolicy:
+        try:  # read when needed: a change of the queue's defaults applies at once
+            self._queue_config = await self._queue_configs.get(task.queue)
+        except StoreError as exc:
+            log.warning("worker %s: reading queue %s's settings failed (%s); using the last "
+                        "ones read", self.id, task.queue, exc)
+        policy = self._queue_config.applied_to(self.settings.retry)
+        return RetryPolicy(max_retries=_or(task.max_retries, policy.max_retries),
+                           base_seconds=_or(task.retry_base_seconds, policy.base_seconds),
+                           cap_seconds=_or(task.retry_cap_seconds, policy.cap_seconds))
 
     async def _hand_back(self, running: _Running, why: str) -> None:
         assert self._committer is not None
@@ -511,5 +537,5 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _or(value: float | None, default: float) -> float:
+def _or(value: T | None, default: T) -> T:
     return default if value is None else value

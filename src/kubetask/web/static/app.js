@@ -339,7 +339,8 @@ function renderDetail(t) {
   stateBadge.textContent = t.state;
   $("#detail-facts").replaceChildren(
     fact("Queue", t.queue), fact("Type", t.type), fact("Priority", `${t.priority_name} (${t.priority})`),
-    fact("Attempts", `${t.attempts} of ${t.max_retries + 1}`), fact("Worker", t.worker || "–"),
+    fact("Attempts", t.max_retries === null ? `${t.attempts} (retries: queue default)`
+      : `${t.attempts} of ${t.max_retries + 1}`), fact("Worker", t.worker || "–"),
     fact("Timeout", t.timeout_seconds ? `${t.timeout_seconds} s` : "none"),
     fact("Created", fmtTime(t.created_at)), fact("Started", fmtTime(t.started_at)),
     fact("Finished", fmtTime(t.finished_at)),
@@ -421,11 +422,11 @@ async function submitTask(event) {
     type: form.elements.type.value.trim(),
     queue: form.elements.queue.value.trim() || "default",
     priority: Number(form.elements.priority.value),
-    max_retries: Number(form.elements.max_retries.value || 0),
     payload,
   };
   const optional = { name: form.elements.name.value.trim() || null, key: form.elements.key.value.trim() || null,
-    timeout: numberOrNull(form.elements.timeout.value), delay: numberOrNull(form.elements.delay.value) };
+    timeout: numberOrNull(form.elements.timeout.value), delay: numberOrNull(form.elements.delay.value),
+    max_retries: numberOrNull(form.elements.max_retries.value) };
   for (const [k, v] of Object.entries(optional)) if (v !== null) body[k] = v;
   $("#submit-send").disabled = true;
   try {
