@@ -39,16 +39,19 @@ class Session:
         base = await succeeded_count(self.client)
         meter = CpuMeter(self.cluster.pids())
         meter.start()
+        revision = await self.client.store.revision()
         t0 = time.time()
         tasks = await self.client.submit_many(specs)
         submitted = time.time()
         await wait_succeeded(self.client, base + n, deadline_s, self.cluster.check_alive, POLL_S)
         cpu = meter.per_task_ms(n)
+        # Every etcd transaction is one revision: transactions per task, all hops together.
+        txns = (await self.client.store.revision() - revision) / n
         recs = await records(self.client, [t.id for t in tasks])
         once = check_once(recs)
         seconds = max(r.finished_at or 0.0 for r in recs) - t0
         return {"seconds": seconds, "tasks_per_s": n / seconds, "submit_seconds": submitted - t0,
-                "n": n, **once, "cpu_ms_per_task": cpu}
+                "n": n, **once, "cpu_ms_per_task": cpu, "etcd_txn_per_task": round(txns, 3)}
 
     async def latency(self, rate: float, n: int, drain_s: float = 30.0) -> dict[str, Any]:
         """Submit n no-op tasks one by one at a paced rate; submit->started_at percentiles."""
