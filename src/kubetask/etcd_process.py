@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -34,10 +35,38 @@ def find_etcd() -> str:
     return str(binary)
 
 
+_LOWEST_PORT = 20000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The first port the kernel may pick for an outgoing connection's local end."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port free on 127.0.0.1 now, for a child process to listen on.
+
+    Taken below the kernel's ephemeral range, so that no outgoing connection (a gRPC
+    client's, say) can be given it as its local port between this check and the child's
+    bind: a port from bind(0) lies inside that range, and that race made a test etcd fail
+    with "address already in use". A port is never handed out twice by one process.
+    """
+    low = _ephemeral_low()
+    rng = random.SystemRandom()
+    for _ in range(200 if low - _LOWEST_PORT > 1000 else 0):
+        port = rng.randrange(_LOWEST_PORT, low)
+        if port not in _handed_out and not port_in_use(port):
+            _handed_out.add(port)
+            return port
+    with socket.socket() as s:  # an unusual port range: let the kernel choose
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        port = int(s.getsockname()[1])
+    _handed_out.add(port)
+    return port
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
@@ -138,6 +167,27 @@ class EtcdProcess:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(5)
         self.process = None
+
+
+def start_cluster(base: Path, size: int, *, timeout: float = 30.0,
+                  attempts: int = 3) -> list[EtcdProcess]:
+    """Start a `size`-member cluster under `base` and wait until every member is healthy.
+    A member that cannot start (a port taken meanwhile) stops the others; the cluster is
+    tried again on fresh ports, up to `attempts` times."""
+    for attempt in range(1, attempts + 1):
+        members = make_cluster(base / f"try{attempt}" if attempt > 1 else base, size)
+        try:
+            for member in members:
+                member.start(wait=False)
+            for member in members:
+                member.wait_ready(timeout)
+            return members
+        except KubetaskError:
+            for member in members:
+                member.kill()
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def make_cluster(base: Path, size: int) -> list[EtcdProcess]:

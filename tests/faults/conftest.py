@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kubetask.etcd_process import EtcdProcess, free_port, make_cluster
+from kubetask.etcd_process import EtcdProcess, free_port, start_cluster
 from tests.faults.system import FaultSystem
 
 
@@ -33,11 +33,7 @@ def etcd_member(tmp_path: Path) -> Iterator[EtcdProcess]:
 @pytest.fixture
 def etcd_cluster(tmp_path: Path) -> Iterator[list[EtcdProcess]]:
     """A 3-member etcd cluster of this test only."""
-    members = make_cluster(tmp_path / "etcd", 3)
-    for member in members:
-        member.start(wait=False)
-    for member in members:
-        member.wait_ready(30)
+    members = start_cluster(tmp_path / "etcd", 3)
     yield members
     for member in members:
         with contextlib.suppress(Exception):
