@@ -323,3 +323,27 @@ async def test_priority_aging_bounds_starvation(system: InProcessSystem,
     await system.worker(registry=registry_with(probe), max_concurrent=1)
     await client.wait([t.id for t in low + urgent], timeout=30)
     assert probe.order == ["low-0", "low-1", "low-2", "urgent-0", "urgent-1", "urgent-2"]
+
+
+async def test_task_changes_feed_follows_records_and_filters_by_id(
+        client: AsyncClient) -> None:
+    before = await client.submit("echo", delay=60)
+    feed = await client.task_changes()
+    watched = await client.submit("echo", delay=60)
+    only = await client.task_changes(only={watched.id})
+    other = await client.submit("echo", delay=60)
+    await client.cancel(watched.id)
+    seen: list[tuple[str, TaskState]] = []
+    async with asyncio.timeout(10):
+        async for batch in feed:
+            seen += [(t.id, t.state) for t in batch]
+            if len(seen) == 3:
+                break
+        async for batch in only:
+            assert [(t.id, t.state) for t in batch] == [(watched.id, TaskState.CANCELLED)]
+            break
+    feed.close()
+    only.close()
+    assert seen == [(watched.id, TaskState.PENDING), (other.id, TaskState.PENDING),
+                    (watched.id, TaskState.CANCELLED)]
+    assert before.id not in {i for i, _ in seen}

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import builtins
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
+from kubetask.client.feed import TaskFeed
 from kubetask.client.spec import TaskSpec
 from kubetask.client.stats import QueueStats
 from kubetask.errors import TaskNotFound, ValidationError
 from kubetask.model import QueueConfig, Task, TaskState, validate_name
 from kubetask.queue import Producer, QueueConfigs, Reader
-from kubetask.queue import codec as _codec
-from kubetask.store import Election, Get, Keyspace, Store, Watch
+from kubetask.store import Election, Get, Keyspace, Store
 
 
 def parse_endpoints(endpoints: str | Sequence[str]) -> builtins.list[str]:
@@ -140,22 +140,26 @@ class AsyncClient:
                 await self._watch_until_terminal(open_ids, tasks, revision)
         return [tasks[i] for i in ids]
 
+    async def task_changes(self, *, after_revision: int | None = None,
+                           only: Container[str] | None = None) -> TaskFeed:
+        """A feed of task changes made after `after_revision` (default: from now on);
+        with `only`, of those task ids."""
+        revision = await self.store.revision() if after_revision is None else after_revision
+        return TaskFeed(self.store, self.keys, revision + 1, only)
+
     async def _watch_until_terminal(self, open_ids: set[str], tasks: dict[str, Task],
                                     revision: int) -> None:
-        # The read above was at or after `revision`; watching from revision + 1 may
+        # The read above was at or after `revision`; following from revision + 1 may
         # replay a change already seen, never miss one.
-        watch = Watch(self.store, self.keys.tasks(), start_revision=revision + 1,
-                      puts_only=True)
+        feed = await self.task_changes(after_revision=revision, only=open_ids)
         try:
-            async for batch in watch:
-                for event in batch:
-                    task_id = self.keys.task_id_of(event.key)
-                    if task_id in open_ids:
-                        task = _codec.load(event.kv.value)
-                        tasks[task_id] = task
+            async for batch in feed:
+                for task in batch:
+                    if task.id in open_ids:
+                        tasks[task.id] = task
                         if task.terminal:
-                            open_ids.discard(task_id)
+                            open_ids.discard(task.id)
                 if not open_ids:
                     return
         finally:
-            watch.close()
+            feed.close()

@@ -18,9 +18,8 @@ import orjson
 from aiohttp import web
 
 from kubetask.client import AsyncClient
+from kubetask.client.feed import TaskFeed
 from kubetask.errors import Compacted, KubetaskError, StoreError
-from kubetask.model import Task
-from kubetask.store import Watch
 from kubetask.wakeup import wait_until_set
 from kubetask.web.views import stats_body, task_summary
 
@@ -45,7 +44,7 @@ class EventHub:
         self._listeners: set[asyncio.Queue[Frame | None]] = set()
         self._listening = asyncio.Event()
         self._changes: dict[str, dict[str, Any]] = {}
-        self._watch: Watch | None = None
+        self._feed: TaskFeed | None = None
         self._last_stats: Frame | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.watching = asyncio.Event()  # set while task changes are being followed
@@ -57,8 +56,8 @@ class EventHub:
 
     async def stop(self) -> None:
         self.close_listeners()
-        if self._watch is not None:
-            self._watch.close()
+        if self._feed is not None:
+            self._feed.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -79,8 +78,8 @@ class EventHub:
         self._listeners.discard(queue)
         if not self._listeners:
             self._listening.clear()
-            if self._watch is not None:
-                self._watch.close()
+            if self._feed is not None:
+                self._feed.close()
 
     def close_listeners(self) -> None:
         """End every stream (server shutdown): each gets a final None."""
@@ -123,15 +122,12 @@ class EventHub:
         while True:
             await self._listening.wait()
             try:
-                revision = await self.client.store.revision()
-                self._watch = Watch(self.client.store, self.client.keys.tasks(),
-                                    start_revision=revision + 1, puts_only=True)
+                self._feed = await self.client.task_changes()
                 if not self._listeners:
-                    continue  # the last listener left while we got the revision
+                    continue  # the last listener left while the feed opened
                 self.watching.set()
-                async for batch in self._watch:
-                    for event in batch:
-                        task = Task.from_dict(orjson.loads(event.kv.value))
+                async for batch in self._feed:
+                    for task in batch:
                         self._changes[task.id] = task_summary(task)
             except Compacted:
                 self.publish(frame("resync", {}))  # history is gone: listeners re-read
@@ -144,9 +140,9 @@ class EventHub:
                 await asyncio.sleep(1.0)
             finally:
                 self.watching.clear()
-                if self._watch is not None:
-                    self._watch.close()
-                    self._watch = None
+                if self._feed is not None:
+                    self._feed.close()
+                    self._feed = None
 
     async def _flush_loop(self) -> None:
         while True:
