@@ -19,7 +19,8 @@ from kubetask.worker.load import LoadSampler
 
 
 class QuietLoad(LoadSampler):
-    """Reports no CPU or memory: the load of in-process workers that share one process."""
+    """Reports no CPU or memory. In-process workers share one process, so psutil credits
+    each with the others' CPU: tests of least_load use this to see slot use only."""
 
     def sample(self) -> tuple[float, float]:
         return 0.0, 0.0
@@ -50,12 +51,11 @@ class InProcessSystem:
         return sched
 
     async def worker(self, settings: WorkerSettings | None = None,
-                     registry: ExecutorRegistry | None = None, **kw: object) -> Worker:
+                     registry: ExecutorRegistry | None = None, *,
+                     load: LoadSampler | None = None, **kw: object) -> Worker:
         settings = replace(settings or WorkerSettings(node_id=f"w{len(self.workers)}"),
                            **kw)  # type: ignore[arg-type]
-        # In-process workers share one process: psutil would credit each with the others'
-        # CPU, so they report none (the least_load tests then see slot use only).
-        w = Worker(await self._store(), self.keys, settings, registry, load=QuietLoad())
+        w = Worker(await self._store(), self.keys, settings, registry, load=load)
         await w.start()
         await asyncio.wait_for(w.registered.wait(), 10)
         self.workers.append(w)

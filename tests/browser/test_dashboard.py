@@ -119,6 +119,10 @@ async def test_dashboard_shows_counts_live_tasks_and_acts(page: async_api.Page,
     await expect(queue_cell(page, "default", "succeeded")).to_have_text("5", timeout=TIMEOUT)
     await expect(queue_cell(page, "default", "dead")).to_have_text("1", timeout=TIMEOUT)
     await expect(queue_cell(page, "parked", "pending")).to_have_text("3", timeout=TIMEOUT)
+    await client.configure_queue("parked", max_retries=5, retry_base=2, retry_cap=120)
+    await expect(page.locator('#queues tr[data-queue="parked"] .queue-config')).to_have_text(
+        "5 retries \u00b7 backoff 2\u2013120 s", timeout=TIMEOUT)
+    await expect(page.locator('#queues tr[data-queue="default"] .queue-config')).to_have_count(0)
     await expect(page.locator("#totals [data-total=workers] .value")).to_have_text("2")
     await expect(page.locator("[data-worker=worker-a] [data-meter=slots]")).to_be_visible()
     await expect(page.locator("#mode")).to_have_text("writes enabled")
@@ -196,6 +200,7 @@ async def test_dashboard_screenshot(page: async_api.Page, client: AsyncClient,
                                          priority=i % 4) for i in range(6)],
                               TaskSpec("echo", {"duration": 3600}, delay=3600,
                                        name="nightly-cleanup")])
+    await client.configure_queue("reports", max_retries=5, retry_base=2, retry_cap=120)
     async with steady_load(client):
         await expect(page.locator("#live")).to_have_attribute("data-state", "live",
                                                              timeout=TIMEOUT)

@@ -172,6 +172,8 @@ def test_queue_set_show_reset_and_a_worker_obeys_it(tmp_path: Path, cli_env: dic
     run_cli(["queue", "set", "default", "--retry-cap=2"], cli_env)  # merges
     got = json.loads(run_cli(["queue", "show", "default", "--json"], cli_env).stdout)
     assert got == {**shown, "retry_cap_seconds": 2.0}
+    stats = json.loads(run_cli(["stats", "--json", "--queue", "default"], cli_env).stdout)
+    assert stats["config"] == {k: v for k, v in got.items() if k != "queue"}
     table = run_cli(["queue", "show"], cli_env).stdout
     assert "MAX-RETRIES" in table and "default" in table
     start(processes, tmp_path, cli_env, "scheduler")

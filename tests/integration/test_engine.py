@@ -13,7 +13,7 @@ from kubetask.errors import StoreError, ValidationError
 from kubetask.model import QueueConfig, RetryPolicy, TaskState
 from kubetask.store import Get
 from kubetask.worker import ExecutorRegistry, WorkerSettings
-from tests.harness import InProcessSystem
+from tests.harness import InProcessSystem, QuietLoad
 from tests.integration.executors import ConcurrencyProbe, SlowAsync, greet
 
 pytestmark = pytest.mark.etcd
@@ -226,12 +226,13 @@ async def test_weighted_shares_follow_worker_weights(system: InProcessSystem,
 async def test_least_load_prefers_the_idle_worker(system: InProcessSystem,
                                                   client: AsyncClient) -> None:
     probe = ConcurrencyProbe()
-    await system.worker(registry=registry_with(probe), node_id="busy")
+    # Both workers live in this process: their psutil CPU readings would be each other's.
+    await system.worker(registry=registry_with(probe), node_id="busy", load=QuietLoad())
     await system.scheduler(strategy="least_load")
     blockers = await client.submit_many([TaskSpec("probe", {"duration": 3}) for _ in range(6)])
     for t in blockers:
         await wait_state(client, t.id, TaskState.RUNNING)
-    await system.worker(registry=registry_with(probe), node_id="idle")
+    await system.worker(registry=registry_with(probe), node_id="idle", load=QuietLoad())
     await asyncio.sleep(0.3)
     tasks = await client.submit_many([TaskSpec("probe", {"duration": 0.1}) for _ in range(4)])
     done = await client.wait([t.id for t in tasks], timeout=30)

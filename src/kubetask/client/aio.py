@@ -119,7 +119,8 @@ class AsyncClient:
             workers = await self.reader.workers(q)
             leader = await Election(self.store, self.keys.election(q), lease=0,
                                     value=b"").leader()
-            out.append(QueueStats(counts, workers, leader.decode() if leader else None))
+            config = await self.queue_configs.get(q)
+            out.append(QueueStats(counts, workers, leader.decode() if leader else None, config))
         return out
 
     async def wait(self, task_ids: Sequence[str], *, timeout: float | None = None) -> builtins.list[Task]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from kubetask.model import WorkerInfo
+from kubetask.model import QueueConfig, WorkerInfo
 from kubetask.queue import QueueCounts
 
 
@@ -15,6 +15,7 @@ class QueueStats:
     counts: QueueCounts
     workers: list[WorkerInfo]
     leader: str | None = None
+    config: QueueConfig = field(default_factory=QueueConfig)  # the queue's retry defaults
 
     def to_dict(self) -> dict[str, Any]:
         c = self.counts
@@ -32,6 +33,7 @@ class QueueStats:
             "cancelled": c.cancelled,
             "workers": len(self.workers),
             "leader": self.leader,
+            "config": self.config.to_dict(),
             "capacity": sum(w.capacity for w in self.workers),
             "throughput_per_minute": sum(w.finished_last_minute for w in self.workers),
             "worker_stats": [

@@ -142,6 +142,8 @@ SCHEMAS: dict[str, Schema] = {
             "workers": {"type": "integer", "description": "Number of workers."},
             "leader": _nullable({"type": "string"}), "capacity": {"type": "integer"},
             "throughput_per_minute": {"type": "integer"},
+            "config": {"type": "object", "description": "The queue's retry defaults (set "
+                                                        "fields of QueueConfig only)."},
             "worker_stats": {"type": "array", "items": _ref("WorkerStats")},
         },
     },

@@ -154,11 +154,23 @@ function priorityBar(byPriority) {
   return bar;
 }
 
+function retryDefaults(config) {
+  if (!config || Object.keys(config).length === 0) return null;
+  const parts = [];
+  if (config.max_retries !== undefined) parts.push(`${config.max_retries} retries`);
+  if (config.retry_base_seconds !== undefined || config.retry_cap_seconds !== undefined) {
+    parts.push(`backoff ${config.retry_base_seconds ?? "·"}–${config.retry_cap_seconds ?? "·"} s`);
+  }
+  return el("span", { class: "sub queue-config", title: "This queue's retry defaults (kubetask queue set); "
+    + "the rest come from the workers' flags" }, parts.join(" · "));
+}
+
 function renderQueues(queues) {
   const body = $("#queues tbody");
   body.replaceChildren(...queues.map((q) => el("tr", { "data-queue": q.queue },
     el("td", { class: "queue-name" }, el("b", {}, q.queue),
-      el("span", { class: "sub", title: "The scheduler leading this queue" }, q.leader ? `led by ${q.leader}` : "no scheduler")),
+      el("span", { class: "sub", title: "The scheduler leading this queue" }, q.leader ? `led by ${q.leader}` : "no scheduler"),
+      retryDefaults(q.config)),
     cell(q.pending), el("td", {}, priorityBar(q.pending_by_priority || {})),
     cell(q.running), cell(q.succeeded), cell(q.retrying), cell(q.failed), cell(q.dead),
     cell(q.cancelled), cell(q.workers))));
