@@ -8,7 +8,7 @@ import orjson
 
 from kubetask.errors import StoreError
 from kubetask.model import QueueConfig
-from kubetask.store import Compare, Delete, Keyspace, Put, Store
+from kubetask.store import Compare, Delete, Keyspace, KeyValue, Put, Store
 
 _RETRIES = 8  # concurrent setters: read-modify-write under a compare, tried again
 
@@ -19,8 +19,7 @@ class QueueConfigs:
         self.keys = keys
 
     async def get(self, queue: str) -> QueueConfig:
-        kv = await self.store.get(self.keys.queue_config(queue))
-        return QueueConfig() if kv is None else QueueConfig.from_dict(orjson.loads(kv.value))
+        return _decode(await self.store.get(self.keys.queue_config(queue)))
 
     async def update(self, queue: str, **changes: Any) -> QueueConfig:
         """Set the given fields (None: leave as is); validated before anything is written."""
@@ -28,8 +27,7 @@ class QueueConfigs:
         key = self.keys.queue_config(queue)
         for _ in range(_RETRIES):
             kv = await self.store.get(key)
-            current = QueueConfig() if kv is None else QueueConfig.from_dict(orjson.loads(kv.value))
-            after = current.merge(**changes)
+            after = _decode(kv).merge(**changes)
             guard = Compare.absent(key) if kv is None else Compare.mod_revision(key, kv.mod_revision)
             result = await self.store.txn([guard], [
                 Put(key, orjson.dumps(after.to_dict())),
@@ -40,8 +38,13 @@ class QueueConfigs:
                          "try again")
 
     async def put(self, queue: str, config: QueueConfig) -> None:
+        """Replace the whole config (idempotent: a retry writes the same)."""
         await self.store.txn([], [Put(self.keys.queue_config(queue), orjson.dumps(config.to_dict())),
                                   Put(self.keys.queue_meta(queue), b"{}")])
 
     async def reset(self, queue: str) -> None:
         await self.store.txn([], [Delete(self.keys.queue_config(queue))])
+
+
+def _decode(kv: KeyValue | None) -> QueueConfig:
+    return QueueConfig() if kv is None else QueueConfig.from_dict(orjson.loads(kv.value))
