@@ -37,6 +37,9 @@ unit: venv ## Unit tests only (no etcd)
 test: venv system-deps lint ## Everything: lint, unit, integration (real etcd), load, faults, browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+kube-tools: ## kube-apiserver and etcd 3.6 built from the Go module proxy into hack/bin (operator tests)
+	hack/kube-tools/build.sh
+
 bench-deps: venv ## redis-server (Debian) and the peers (Celery, Dramatiq, RQ) for the benchmarks
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 	$(PIP) install --quiet -r bench/requirements-peers.txt
