@@ -55,7 +55,7 @@ class _Stale(Exception):
     """The claim is no longer ours: stop and commit nothing."""
 
 
-@dataclass
+@dataclass(eq=False)  # identity: kept in sets
 class _Running:
     claim: Claim
     ctx: TaskContext
@@ -86,6 +86,7 @@ class Worker:
         self.started_at = time.time()
         self.registered = asyncio.Event()
         self._running: dict[str, _Running] = {}
+        self._unended: set[_Running] = set()  # attempts started whose end is not yet submitted
         self._cancels: set[str] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self._draining = asyncio.Event()
@@ -317,7 +318,7 @@ class Worker:
 
     # --- running one attempt -----------------------------------------------------------
     def _attempts_not_ending(self) -> int:
-        return sum(1 for r in self._running.values() if r.started and not r.finishing)
+        return len(self._unended)
 
     async def _execute(self, running: _Running) -> None:
         task = running.claim.task
@@ -334,6 +335,7 @@ class Worker:
         except KubetaskError as exc:
             log.error("task %s on worker %s: %s", task.id, self.id, exc)
         finally:
+            self._unended.discard(running)
             if self._running.get(task.id) is running:  # not a newer claim of the same task
                 del self._running[task.id]
             self._cancels.discard(task.id)
@@ -362,6 +364,7 @@ class Worker:
         started_at = time.time()
         task = claim.task.evolve(state=TaskState.RUNNING, started_at=started_at, worker=self.id)
         running.started = True
+        self._unended.add(running)
         self.metrics.started(task, started_at - task.created_at)
         start = self._committer.submit(Write(claim, task, final=False))
         start.add_done_callback(lambda f: None if f.result() else self._make_stale(running))
@@ -441,6 +444,7 @@ class Worker:
         else:
             after = await self._after_failure(task, now, history, error, no_executor)
         running.finishing = True
+        self._unended.discard(running)
         committed = await self._committer.submit(
             Write(running.claim, after, final=True, failed=failed,
                   cancel_requested=running.cancel_requested))
@@ -488,6 +492,7 @@ class Worker:
         after = task.evolve(state=TaskState.PENDING, worker=None, attempts=task.attempts - 1,
                             history=(*task.history, attempt), started_at=None)
         running.finishing = True
+        self._unended.discard(running)
         if await self._committer.submit(Write(running.claim, after, final=True)):
             log.info("task %s handed back by worker %s: %s", task.id, self.id, why)
 
