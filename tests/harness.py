@@ -1,4 +1,5 @@
-"""Test harness: schedulers and workers in-process, and `kubetask` child processes."""
+"""Test harness: schedulers, workers and the dashboard in-process, and `kubetask` child
+processes."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from aiohttp import web
+
+from kubetask.client import AsyncClient
 from kubetask.scheduler import Scheduler, SchedulerSettings
 from kubetask.store import Keyspace, Store
+from kubetask.web.server import create_app
+from kubetask.web.settings import DashboardSettings
 from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
 from kubetask.worker.load import LoadSampler
 
@@ -107,3 +113,17 @@ class Proc:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+@contextlib.asynccontextmanager
+async def running_dashboard(client: AsyncClient,
+                            settings: DashboardSettings) -> AsyncIterator[str]:
+    """The dashboard app in this process on a free 127.0.0.1 port; yields its base URL."""
+    runner = web.AppRunner(create_app(client, settings), access_log=None, shutdown_timeout=1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

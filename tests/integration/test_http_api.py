@@ -12,32 +12,17 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from aiohttp import web
 
 from kubetask.client import AsyncClient, TaskSpec
 from kubetask.model import MAX_PAYLOAD_BYTES, QueueConfig, RetryPolicy, TaskState
 from kubetask.web.server import create_app
 from kubetask.web.settings import DashboardSettings
-from tests.harness import InProcessSystem
+from tests.harness import InProcessSystem, running_dashboard
 
 pytestmark = pytest.mark.etcd
 
 Serve = Callable[..., Awaitable[str]]
 FAST_RETRY = RetryPolicy(base_seconds=0.05, cap_seconds=0.1)
-
-
-@contextlib.asynccontextmanager
-async def running(client: AsyncClient, settings: DashboardSettings) -> AsyncIterator[str]:
-    """The dashboard app on a free 127.0.0.1 port; yields its base URL."""
-    runner = web.AppRunner(create_app(client, settings), access_log=None, shutdown_timeout=1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
@@ -48,7 +33,7 @@ async def serve(client: AsyncClient) -> AsyncIterator[Serve]:
     async def start(**overrides: Any) -> str:
         settings = DashboardSettings(namespace=client.keys.namespace, port=0,
                                      stats_interval=0.2, **overrides)
-        return await stack.enter_async_context(running(client, settings))
+        return await stack.enter_async_context(running_dashboard(client, settings))
 
     async with stack:
         yield start

@@ -4,15 +4,12 @@ against the true counts of a mixed workload (succeeded, failed, retried, dead, c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import urllib.request
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
 import pytest
-from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -28,10 +25,9 @@ from kubetask.web.metrics import (
     QueueCollector,
     new_registry,
 )
-from kubetask.web.server import create_app
 from kubetask.web.settings import DashboardSettings
 from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
-from tests.harness import InProcessSystem, Proc
+from tests.harness import InProcessSystem, Proc, running_dashboard
 
 pytestmark = pytest.mark.etcd
 
@@ -50,18 +46,6 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     """The sum of `name` over the samples whose labels include `labels`."""
     want = set(labels.items())
     return sum(v for (n, ls), v in samples.items() if n == name and want <= ls)
-
-
-@contextlib.asynccontextmanager
-async def running(client: AsyncClient, settings: DashboardSettings) -> AsyncIterator[str]:
-    runner = web.AppRunner(create_app(client, settings), access_log=None, shutdown_timeout=1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
 
 
 def fetch(url: str, data: bytes | None = None) -> str:
@@ -152,7 +136,7 @@ async def test_scheduler_and_worker_metrics_match_a_mixed_workload(
 async def test_dashboard_metrics_read_depth_and_workers_from_etcd(
         client: AsyncClient, system: InProcessSystem) -> None:
     settings = DashboardSettings(namespace=client.keys.namespace, port=0, allow_writes=True)
-    async with running(client, settings) as base:
+    async with running_dashboard(client, settings) as base:
         batch = {"tasks": [{"type": "echo", "priority": p} for p in (3, 3, 2, 0, 0, 0)]}
         await asyncio.to_thread(fetch, f"{base}/api/v1/tasks:batch", orjson.dumps(batch))
         await client.submit("echo", queue="other", priority=1)  # through the SDK, not the API
