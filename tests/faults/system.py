@@ -153,6 +153,12 @@ class FaultSystem:
         """Keys under the queue's `index` (e.g. "done/succeeded/", "pending/")."""
         return await self.store.count(self.keys.queue(QUEUE) + index)
 
+    async def wait_succeeded(self, n: int, timeout: float = 60) -> float:
+        """Until at least `n` tasks of the queue have succeeded; returns the seconds waited."""
+        async def enough() -> bool:
+            return await self.count("done/succeeded/") >= n
+        return await wait_until(enough, timeout=timeout, what=f"{n} tasks done")
+
     async def tasks(self) -> dict[str, Task]:
         result = await self.store.range_all(Get(self.keys.tasks(), prefix=True))
         return {kv.key.rsplit("/", 1)[1]: codec.load(kv.value) for kv in result.kvs}

@@ -112,7 +112,7 @@ async def test_whole_etcd_cluster_down_for_20s_then_everything_resumes(
     await faults.wait_leader()
     tasks = await faults.submit(200, {"duration": 0.3})
     submitted = {t.id for t in tasks}
-    await wait_until(lambda: _succeeded_at_least(faults, 40), timeout=60, what="40 tasks done")
+    await faults.wait_succeeded(40)
 
     stopped_at = time.monotonic()
     for member in etcd_cluster:
@@ -152,10 +152,6 @@ async def test_whole_etcd_cluster_down_for_20s_then_everything_resumes(
     report(f"all etcd members down for 20 s ({how})", outage_s=back_at - stopped_at,
            submit_error_after_s=submit_error_after, first_result_after_restart_s=resumed,
            all_done_after_restart_s=all_done, **verdict.figures())
-
-
-async def _succeeded_at_least(faults: FaultSystem, n: int) -> bool:
-    return await faults.count("done/succeeded/") >= n
 
 
 async def _pending(faults: FaultSystem) -> int:

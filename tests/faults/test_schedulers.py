@@ -60,13 +60,10 @@ async def test_leader_kill_and_pause_never_two_dispatching_leaders(faults: Fault
         tasks = await faults.submit(400, lambda i: {"duration": round(rng.uniform(0.05, 0.25), 3)})
         submitted = {t.id for t in tasks}
 
-        async def some_done(n: int) -> bool:
-            return await faults.count("done/succeeded/") >= n
-
-        await wait_until(lambda: some_done(60), timeout=60, what="60 tasks done")
+        await faults.wait_succeeded(60)
         gone_kill, dispatch_kill, second = await _failover(faults, events, first, signal.SIGKILL)
 
-        await wait_until(lambda: some_done(160), timeout=60, what="160 tasks done")
+        await faults.wait_succeeded(160)
         paused_at = time.monotonic()
         gone_stop, dispatch_stop, third = await _failover(faults, events, second, signal.SIGSTOP)
         await asyncio.sleep(max(0.0, 2 * SESSION_TTL - (time.monotonic() - paused_at)))

@@ -47,17 +47,14 @@ async def test_kill_9_workers_loses_no_task(faults: FaultSystem) -> None:
     tasks = await faults.submit(500, lambda i: {"duration": round(rng.uniform(0.2, 0.6), 3)})
     submitted = {t.id for t in tasks}
 
-    async def some_done(n: int) -> bool:
-        return await faults.count("done/succeeded/") >= n
-
     # One worker of three dies mid-run.
-    await wait_until(lambda: some_done(50), timeout=60, what="50 tasks done")
+    await faults.wait_succeeded(50)
     load = {w: len(await faults.active(w)) for w in ("w0", "w1", "w2")}
     victim = max(load, key=lambda w: load[w])
     one_worker, held_one = await _kill_and_time_requeue(faults, [victim])
 
     # Then every worker dies; new ones start at once and take over.
-    await wait_until(lambda: some_done(200), timeout=60, what="200 tasks done")
+    await faults.wait_succeeded(200)
     survivors = [w for w in ("w0", "w1", "w2") if w != victim]
     held_all = len(await _holding(faults, survivors))
     waiting = await faults.count("pending/")
