@@ -1,8 +1,9 @@
 """Group commit: attempt writes queue up while one transaction is in flight, then go
-together in the next. A start not yet written when its attempt ends is dropped: the end
-record carries the start time, so a fast task costs one write, not two. An end waits a
-moment (`end_linger`) while other attempts of the worker are still running, so that ends
-close together share one transaction; it goes at once when nothing else runs."""
+together in the next. A start still queued when its attempt ends is dropped: the end
+record carries the start time (the worker queues a start only once its attempt has run a
+moment, so a fast task costs one write, not two). An end waits a moment (`end_linger`)
+while other attempts of the worker are still running, so that ends close together share
+one transaction; it goes at once when nothing else runs."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ log = logging.getLogger(__name__)
 
 
 class Committer:
-    def __init__(self, attempts: AttemptLog, *, start_linger: float = 0.02,
-                 end_linger: float = 0.002, others_running: Callable[[], int] = lambda: 0) -> None:
+    def __init__(self, attempts: AttemptLog, *, end_linger: float = 0.002,
+                 others_running: Callable[[], int] = lambda: 0) -> None:
         self._log = attempts
-        self.start_linger = start_linger
         self.end_linger = end_linger
+        self._linger: asyncio.TimerHandle | None = None  # one timer for all lingering ends
         self._others_running = others_running
         self._queued: dict[str, tuple[Write, asyncio.Future[bool]]] = {}
         self._wake = asyncio.Event()
@@ -51,19 +52,18 @@ class Committer:
         if previous is not None and not previous[0].final:
             previous[1].set_result(True)  # superseded by this write, which includes it
         self._queued[write.after.id] = (write, future)
-        if write.final:
+        if write.final and self.end_linger > 0 and self._others_running():
             # Other attempts still running may end within the linger: one write for all.
-            if self.end_linger > 0 and self._others_running():
-                asyncio.get_running_loop().call_later(self.end_linger, self._wake.set)
-            else:
-                self._wake.set()
-        elif self.start_linger <= 0:
-            self._wake.set()
+            if self._linger is None:
+                self._linger = asyncio.get_running_loop().call_later(self.end_linger,
+                                                                     self._linger_over)
         else:
-            # A start waits a moment: if its attempt ends meanwhile, the end supersedes it
-            # and a fast task costs one write; a slow task shows `running` after this delay.
-            asyncio.get_running_loop().call_later(self.start_linger, self._wake.set)
+            self._wake.set()
         return future
+
+    def _linger_over(self) -> None:
+        self._linger = None
+        self._wake.set()
 
     async def _run(self) -> None:
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -40,6 +41,10 @@ from kubetask.worker.settings import WorkerSettings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# An attempt's `running` record is written only once it has run this long: a fast task's
+# end record (which carries the start time) is its only write.
+START_LINGER = 0.02
+
 
 class WorkerMetrics:
     """Hooks for figures a worker produces (no-ops; the web layer plugs in Prometheus)."""
@@ -67,6 +72,13 @@ class _Running:
     handing_back: bool = False  # shutdown timeout: the attempt is abandoned and handed back
     cancel_requested: bool = False
     queued_at: float = field(default_factory=time.monotonic)
+    started_at: float | None = None  # wall clock, for the record
+    started_mono: float = 0.0
+
+    def running_task(self, worker: str) -> Task:
+        """The record while the attempt runs."""
+        return self.claim.task.evolve(state=TaskState.RUNNING, started_at=self.started_at,
+                                      worker=worker)
 
 
 class Worker:
@@ -87,6 +99,8 @@ class Worker:
         self.registered = asyncio.Event()
         self._running: dict[str, _Running] = {}
         self._unended: set[_Running] = set()  # attempts started whose end is not yet submitted
+        self._unrecorded: collections.deque[_Running] = collections.deque()  # start not written
+        self._start_timer: asyncio.TimerHandle | None = None
         self._cancels: set[str] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self._draining = asyncio.Event()
@@ -183,8 +197,11 @@ class Worker:
                                                          keys_only=True))
                 self._cancels = {self.keys.task_id_of(kv.key) for kv in cancels.kvs}
                 mine = await self.store.range_all(Get(self.keys.assignments(self.id), prefix=True))
+                # Puts only: the deletes are this worker's own ends (half the events); a
+                # claim lost with the lease is dropped when the lease keeper says so, and
+                # any write of it fails its compare meanwhile.
                 watches.append(Watch(self.store, self.keys.assignments(self.id),
-                                     start_revision=mine.revision + 1))
+                                     start_revision=mine.revision + 1, puts_only=True))
                 watches.append(Watch(self.store, self.keys.cancels(),
                                      start_revision=cancels.revision + 1, puts_only=True))
                 for kv in mine.kvs:
@@ -307,6 +324,10 @@ class Worker:
                 running.call.cancel()
 
     def _abandon_all(self) -> None:
+        self._unrecorded.clear()
+        if self._start_timer is not None:
+            self._start_timer.cancel()
+            self._start_timer = None
         for running in list(self._running.values()):
             log.warning("task %s: worker %s drops attempt %d (claim %d): its lease is gone, "
                         "nothing of it is committed", running.claim.task.id, self.id,
@@ -358,16 +379,43 @@ class Worker:
         acquire.cancel()
         return False
 
-    async def _attempt(self, running: _Running) -> None:
-        assert self._committer is not None
-        claim, ctx = running.claim, running.ctx
-        started_at = time.time()
-        task = claim.task.evolve(state=TaskState.RUNNING, started_at=started_at, worker=self.id)
+    def _note_start(self, running: _Running) -> None:
+        loop = asyncio.get_running_loop()
+        running.started_at = time.time()
+        running.started_mono = loop.time()
         running.started = True
         self._unended.add(running)
-        self.metrics.started(task, started_at - task.created_at)
-        start = self._committer.submit(Write(claim, task, final=False))
-        start.add_done_callback(lambda f: None if f.result() else self._make_stale(running))
+        self._unrecorded.append(running)
+        if self._start_timer is None:
+            self._start_timer = loop.call_later(START_LINGER, self._record_starts)
+
+    def _record_starts(self) -> None:
+        """Queue the `running` write of attempts that have run START_LINGER (one timer for
+        all of them, not one per attempt)."""
+        self._start_timer = None
+        loop = asyncio.get_running_loop()
+        horizon = loop.time() - START_LINGER
+        while self._unrecorded and self._unrecorded[0].started_mono <= horizon:
+            running = self._unrecorded.popleft()
+            if running not in self._unended or running.stale or self._committer is None:
+                continue  # ended (its end record carries the start), or dropped
+            start = self._committer.submit(Write(running.claim, running.running_task(self.id),
+                                                 final=False))
+            start.add_done_callback(functools.partial(self._started, running))
+        if self._unrecorded:
+            self._start_timer = loop.call_later(self._unrecorded[0].started_mono - horizon,
+                                                self._record_starts)
+
+    def _started(self, running: _Running, committed: asyncio.Future[bool]) -> None:
+        if not committed.result():
+            self._make_stale(running)  # the claim was stale: stop the attempt
+
+    async def _attempt(self, running: _Running) -> None:
+        claim, ctx = running.claim, running.ctx
+        task = claim.task
+        self._note_start(running)
+        assert running.started_at is not None
+        self.metrics.started(task, running.started_at - task.created_at)
         if task.timeout_seconds:
             ctx.deadline = time.monotonic() + task.timeout_seconds
         executor = self.registry.get(task.type)
@@ -382,7 +430,7 @@ class Worker:
             result, error = await self._outcome(executor, running)
         if running.stale or running.handing_back:
             raise _Stale()
-        await self._finish(running, task, result, error, executor is None)
+        await self._finish(running, result, error, executor is None)
 
     async def _outcome(self, executor: Executor, running: _Running) -> tuple[Any, str | None]:
         """Run the executor: (result, None) on success, (None, error) on failure."""
@@ -395,6 +443,9 @@ class Worker:
         except asyncio.CancelledError:
             if running.stale or running.handing_back:
                 raise _Stale() from None
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                current.uncancel()  # an async executor cancelled in this task: go on to record it
             return None, "cancelled by request"
         except ValidationError as exc:
             return None, str(exc)
@@ -405,9 +456,14 @@ class Worker:
         task, ctx = running.claim.task, running.ctx
         timeout = task.timeout_seconds
         if executor.is_async:
-            running.call = asyncio.ensure_future(call_async(executor, task, ctx))
-            async with asyncio.timeout(timeout):
-                return await running.call
+            # Awaited in this task (no task of its own); cancelling `call` while it runs
+            # cancels this task, which _outcome turns into a cancelled attempt.
+            running.call = running.job
+            try:
+                async with asyncio.timeout(timeout):
+                    return await call_async(executor, task, ctx)
+            finally:
+                running.call = None
         loop = asyncio.get_running_loop()
         running.call = loop.run_in_executor(self._pool, executor.run, task, ctx)
         call = running.call
@@ -422,27 +478,32 @@ class Worker:
                         await asyncio.shield(call)
             raise
 
-    async def _finish(self, running: _Running, task: Task, result: Any, error: str | None,
+    async def _finish(self, running: _Running, result: Any, error: str | None,
                       no_executor: bool) -> None:
         assert self._committer is not None
+        task = running.claim.task  # as assigned: one evolve to the end record below
+        started_at = running.started_at
         now = time.time()
         cancelled = running.cancel_requested or (running.ctx.cancelled
                                                  and error == "cancelled by request")
         outcome = "cancelled" if cancelled else "succeeded" if error is None else "failed"
         attempt = Attempt(number=task.attempts, worker=self.id, token=running.claim.token,
-                          started_at=task.started_at, finished_at=now, outcome=outcome,
+                          started_at=started_at, finished_at=now, outcome=outcome,
                           error=error)
         history = (*task.history, attempt)
         failed = error is not None
         if cancelled:
             after = task.evolve(state=TaskState.CANCELLED, finished_at=now, history=history,
-                                error="cancelled by request", result=None)
+                                error="cancelled by request", result=None,
+                                started_at=started_at, worker=self.id)
             failed = False
         elif error is None:
             after = task.evolve(state=TaskState.SUCCEEDED, result=result, finished_at=now,
-                                history=history, error=None)
+                                history=history, error=None, started_at=started_at,
+                                worker=self.id)
         else:
-            after = await self._after_failure(task, now, history, error, no_executor)
+            after = await self._after_failure(task, now, history, error, no_executor,
+                                              started_at)
         running.finishing = True
         self._unended.discard(running)
         committed = await self._committer.submit(
@@ -457,21 +518,21 @@ class Worker:
             self.succeeded += 1
         elif failed:
             self.failed += 1
-        self.metrics.finished(after, now - (task.started_at or now))
+        self.metrics.finished(after, now - (started_at or now))
         level = logging.INFO if after.state is TaskState.SUCCEEDED else logging.WARNING
         log.log(level, "task %s (%s) attempt %d on worker %s: %s%s", task.id, task.type,
                 task.attempts, self.id, after.state.value, f" ({error})" if error else "")
 
     async def _after_failure(self, task: Task, now: float, history: tuple[Attempt, ...],
-                             error: str, no_executor: bool) -> Task:
+                             error: str, no_executor: bool, started_at: float | None) -> Task:
         """Retry later (backoff) or dead, by the task's policy, else its queue's, else ours."""
         policy = await self._retry_policy(task)
         if no_executor or task.attempts > policy.max_retries:
             return task.evolve(state=TaskState.DEAD, finished_at=now, history=history,
-                               error=error)
+                               error=error, started_at=started_at, worker=self.id)
         due = now + policy.delay(task.attempts)
         return task.evolve(state=TaskState.RETRYING, run_at=due, history=history, error=error,
-                           worker=None)
+                           worker=None, started_at=started_at)
 
     async def _retry_policy(self, task: Task) -> RetryPolicy:
         try:  # read when needed: a change of the queue's defaults applies at once
