@@ -11,18 +11,23 @@ MAX_TXN_OPS = 128  # etcd's default --max-txn-ops
 MAX_TXN_BYTES = 1024 * 1024  # below etcd's 1.5 MiB default --max-request-bytes
 
 
-def chunks(items: Iterable[T], *, ops_per_item: int, size_of: Sequence[int] | None = None,
-           extra_ops: int = 0) -> Iterator[list[T]]:
-    """Consecutive groups whose op count and byte size fit one transaction."""
-    per_txn = max(1, (MAX_TXN_OPS - extra_ops) // ops_per_item)
+def chunks(items: Iterable[T], *, ops_per_item: int | Sequence[int],
+           size_of: Sequence[int] | None = None, extra_ops: int = 0) -> Iterator[list[T]]:
+    """Consecutive groups whose op count and byte size fit one transaction.
+
+    `ops_per_item`: the operations (and at most as many compares) each item adds, one
+    number for all or one per item; `extra_ops` are added once per transaction."""
+    budget = MAX_TXN_OPS - extra_ops
     group: list[T] = []
-    group_bytes = 0
+    group_ops = group_bytes = 0
     for index, item in enumerate(items):
+        ops = ops_per_item if isinstance(ops_per_item, int) else ops_per_item[index]
         size = size_of[index] if size_of is not None else 0
-        if group and (len(group) >= per_txn or group_bytes + size > MAX_TXN_BYTES):
+        if group and (group_ops + ops > budget or group_bytes + size > MAX_TXN_BYTES):
             yield group
-            group, group_bytes = [], 0
+            group, group_ops, group_bytes = [], 0, 0
         group.append(item)
+        group_ops += ops
         group_bytes += size
     if group:
         yield group

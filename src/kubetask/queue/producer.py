@@ -34,7 +34,10 @@ class Producer:
         """
         blobs = [codec.dump(t) for t in tasks]
         out: list[Task] = []
-        for group in chunks(range(len(tasks)), ops_per_item=4, extra_ops=1,
+        # 2 puts a task, 3 with an idempotency key, one more for the marker of a queue not
+        # known yet (reserved by each of its tasks: a group may hold any of them).
+        ops = [2 + bool(t.idempotency_key) + (t.queue not in self._known_queues) for t in tasks]
+        for group in chunks(range(len(tasks)), ops_per_item=ops,
                             size_of=[2 * len(b) for b in blobs]):
             out.extend(await self._submit_group([tasks[i] for i in group],
                                                 [blobs[i] for i in group]))
