@@ -173,6 +173,52 @@ async def test_cancel_pending_and_running(system: InProcessSystem, client: Async
     assert (counts.cancelled, counts.pending, counts.running) == (2, 0, 0)
 
 
+async def test_cancel_stops_a_running_async_task_and_the_slot_serves_on(
+        system: InProcessSystem, client: AsyncClient) -> None:
+    """An async executor runs in its attempt's task; a cancel interrupts it there, is
+    recorded as such, and leaves the worker's one slot usable."""
+    await system.scheduler()
+    await system.worker(registry=registry_with(SlowAsync()), max_concurrent=1)
+    running = await client.submit("slow-async", {"duration": 30}, max_retries=0)
+    await wait_state(client, running.id, TaskState.RUNNING)  # its start record was written
+    await client.cancel(running.id)
+    (done,) = await client.wait([running.id], timeout=10)
+    assert done.state is TaskState.CANCELLED and done.error == "cancelled by request"
+    assert [a.outcome for a in done.history] == ["cancelled"]
+    assert done.started_at is not None and done.history[0].started_at == done.started_at
+    quick = await client.submit("slow-async", {"duration": 0.01})
+    (after,) = await client.wait([quick.id], timeout=10)
+    assert after.state is TaskState.SUCCEEDED and after.result == "done"
+
+
+async def test_fast_task_has_start_time_without_a_separate_running_record(
+        system: InProcessSystem, client: AsyncClient) -> None:
+    """A task that ends within the start linger is written once at its end, which carries
+    the start time; it never shows as running (one write instead of two)."""
+    await system.scheduler()
+    await system.worker()
+    task = await client.submit("noop")
+    (done,) = await client.wait([task.id], timeout=10)
+    kv = await client.store.get(client.keys.task(task.id))
+    assert kv is not None and kv.version == 3  # submit, dispatch, end
+    assert done.state is TaskState.SUCCEEDED and done.worker is not None
+    assert done.started_at is not None and done.finished_at is not None
+    assert done.created_at <= done.started_at <= done.finished_at
+
+
+async def test_big_batch_fits_etcd_limits(client: AsyncClient) -> None:
+    """One submit_many of tasks with idempotency keys over many new queues is split into
+    transactions etcd accepts (at most 128 operations each), and stores every task once."""
+    specs = [TaskSpec("echo", {"i": i}, queue=f"q{i % 97}", key=f"k{i}") for i in range(500)]
+    stored = await client.submit_many(specs)
+    assert len({t.id for t in stored}) == 500
+    again = await client.submit_many(specs)  # the same keys: the same tasks, nothing new
+    assert [t.id for t in again] == [t.id for t in stored]
+    assert sum(s.counts.pending for s in await client.stats()) == 500
+    plain = await client.submit_many([TaskSpec("echo", {"i": i}) for i in range(300)])
+    assert len({t.id for t in plain}) == 300
+
+
 async def test_idempotency_key_returns_the_first_task(client: AsyncClient) -> None:
     first = await client.submit("echo", key="order-42")
     again = await client.submit("echo", {"other": True}, key="order-42")
