@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench import curve
 from bench.plan import C16, C16_KUBETASK, C16_TOTAL, is_c16
 from bench.stats import Result, fmt, is_kubetask, kubetask_systems, markdown_table
 
@@ -141,11 +142,12 @@ def render(results: Sequence[Result], meta: dict[str, Any]) -> str:
         *_c16_lines(results, meta),
         "- ratios: tasks/s above 1 means kubetask is faster; ms below 1 means kubetask is better.",
         "",
-        markdown_table(results, kubetask_systems(results)),
-        "## Targets (issue 5)",
-        "",
-        targets_table(results),
     ]
+    if results:
+        lines += [markdown_table(results, kubetask_systems(results)), "## Targets (issue 5)", "",
+                  targets_table(results)]
+    if meta.get("curve"):
+        lines.append(curve.render(meta["curve"]))
     errors = meta.get("errors") or []
     if errors:
         lines += ["## Errors", "", *[f"- {_first_last(e)}" for e in errors], ""]

@@ -1,7 +1,8 @@
 """One command: kubetask and the peers on the same workloads; writes bench/results/results.{json,md}.
 
 `python -m bench.run` (full: spec sizes, 3 runs) or `--quick` (small sizes, 1 run, ~3 min).
-Runs interleave: run 1 kubetask then the peers, run 2 ..., so drift favours no system.
+Runs interleave: run 1 kubetask, the peers, the concurrency curve (bench/curve.py), then
+run 2 ..., so drift favours no system.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import curve
 from bench import kubetask_bench as kt
 from bench import plan as shared
 from bench.redis_server import RedisServerError, find_binary
@@ -25,6 +27,8 @@ from bench.stats import Result, write_results
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "results.json"
 C16_OUT = DEFAULT_OUT.with_name("c16.json")  # --only c16 keeps the full report in place
+CURVE_OUT = DEFAULT_OUT.with_name("curve.json")  # likewise --only curve
+CURVE = "curve"
 PEER_NAMES = shared.BASE_PEERS + shared.C16_PEERS
 
 
@@ -33,13 +37,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     kt.add_kubetask_options(p)
-    p.add_argument("--only", choices=("kubetask", "peers", shared.C16),
+    p.add_argument("--only", choices=("kubetask", "peers", shared.C16, CURVE),
                    help="run one side only, or only the c16 comparison (kubetask group c16 and "
-                   "the -c16 peers: equal total concurrency 16, e2e workloads only)")
+                   "the -c16 peers: equal total concurrency 16, e2e workloads only), or only "
+                   "the concurrency curve (kubetask, Dramatiq, Celery at 32 and 64)")
     p.add_argument("--systems", default=",".join(PEER_NAMES),
                    help="peers to run: comma list of " + ",".join(PEER_NAMES))
     p.add_argument("--out", type=Path, help=f"JSON path (.md written beside); default "
-                   f"{DEFAULT_OUT.name}, or {C16_OUT.name} with --only {shared.C16}")
+                   f"{DEFAULT_OUT.name}, or {C16_OUT.name} with --only {shared.C16}, or "
+                   f"{CURVE_OUT.name} with --only {CURVE}")
     return p.parse_args(argv)
 
 
@@ -104,26 +110,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run everything, write results.json and results.md, print the report."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.out is None:
-        args.out = C16_OUT if args.only == shared.C16 else DEFAULT_OUT
+        args.out = {shared.C16: C16_OUT, CURVE: CURVE_OUT}.get(args.only, DEFAULT_OUT)
     if args.only == shared.C16:
         args.groups = shared.C16
     plan, opts = kt.plan_and_options(args)
     systems = [s for s in args.systems.split(",") if s]
     if args.only == shared.C16:
         systems = [s for s in systems if s in shared.C16_PEERS]
-    do_kt, do_peers = args.only != "peers", args.only != "kubetask"
-    if do_peers:
+    do_curve = args.only in (None, CURVE)
+    do_kt, do_peers = args.only not in ("peers", CURVE), args.only not in ("kubetask", CURVE)
+    levels = curve.QUICK_LEVELS if args.quick else curve.FULL_LEVELS
+    if do_peers or do_curve:
         check_peers(systems)
     started, load_start = time.monotonic(), os.getloadavg()
     kt_runs: kt.PerRun = {}
     peers: dict[tuple[str, str], Result] = {}
+    curve_runs: curve.Runs = {}
     errors: list[str] = []
     for run in range(1, plan.runs + 1):
         if do_kt:
             errors += kt.run_once(plan, opts, run, kt_runs)
         if do_peers:
             errors += run_peers_once(plan, systems, opts.concurrency, peers)
+        if do_curve:
+            errors += curve.run_once(plan.peers, levels, run, curve_runs)
     results = order(kt.collect(kt_runs, opts) + list(peers.values()))
+    c16 = {(r.workload, r.system): r.summary.median for r in results if shared.is_c16(r.system)}
     meta: dict[str, Any] = {
         "mode": "quick" if args.quick else "full", "runs": plan.runs,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -133,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "peers": peers_meta(opts.concurrency, systems) if do_peers else {},
         "wall_seconds": round(time.monotonic() - started, 1), "errors": errors,
     }
+    if do_curve:
+        meta["curve"] = curve.summary(curve_runs, levels, c16)
     report = render(results, meta)
     write_results(args.out, results, meta, report)
     print(report, end="")
