@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kubetask.errors import TaskStateError, ValidationError
@@ -43,6 +45,22 @@ def test_evolve_allows_the_happy_path() -> None:
     for state in (TaskState.ASSIGNED, TaskState.RUNNING, TaskState.SUCCEEDED):
         task = task.evolve(state=state)
     assert task.terminal
+
+
+def test_evolve_copies_every_other_field_and_leaves_the_original_alone() -> None:
+    task = make_task(payload={"a": 1}, priority=Priority.HIGH, attempts=2, max_retries=5,
+                     history=(Attempt(1, "w1", 42, 1.0, 2.0, "failed", "boom"),))
+    after = task.evolve(state=TaskState.ASSIGNED, worker="w2", attempts=3)
+    assert (after.state, after.worker, after.attempts) == (TaskState.ASSIGNED, "w2", 3)
+    assert after == replace(task, state=TaskState.ASSIGNED, worker="w2", attempts=3)
+    assert (task.state, task.worker, task.attempts) == (TaskState.PENDING, None, 2)
+    with pytest.raises(AttributeError):
+        after.worker = "w3"  # type: ignore[misc]  # still frozen
+
+
+def test_evolve_refuses_a_field_the_task_does_not_have() -> None:
+    with pytest.raises(TypeError, match="no field"):
+        make_task().evolve(wrker="w1")
 
 
 def test_stored_form_round_trips() -> None:
