@@ -66,13 +66,12 @@ class _Running:
     ctx: TaskContext
     job: asyncio.Task[None] | None = None
     call: asyncio.Future[Any] | None = None
-    started: bool = False
     finishing: bool = False
     stale: bool = False
     handing_back: bool = False  # shutdown timeout: the attempt is abandoned and handed back
     cancel_requested: bool = False
     queued_at: float = field(default_factory=time.monotonic)
-    started_at: float | None = None  # wall clock, for the record
+    started_at: float | None = None  # wall clock, for the record; None: not started yet
     started_mono: float = 0.0
 
     def running_task(self, worker: str) -> Task:
@@ -149,7 +148,7 @@ class Worker:
 
     @property
     def running(self) -> int:
-        return sum(1 for r in self._running.values() if r.started)
+        return sum(1 for r in self._running.values() if r.started_at is not None)
 
     def finished_last_minute(self) -> int:
         horizon = time.time() - 60
@@ -379,15 +378,17 @@ class Worker:
         acquire.cancel()
         return False
 
-    def _note_start(self, running: _Running) -> None:
+    def _note_start(self, running: _Running) -> float:
+        """Mark the attempt started (returns the wall-clock start); its `running` record is
+        queued by _record_starts if it still runs START_LINGER later."""
         loop = asyncio.get_running_loop()
-        running.started_at = time.time()
+        running.started_at = started_at = time.time()
         running.started_mono = loop.time()
-        running.started = True
         self._unended.add(running)
         self._unrecorded.append(running)
         if self._start_timer is None:
             self._start_timer = loop.call_later(START_LINGER, self._record_starts)
+        return started_at
 
     def _record_starts(self) -> None:
         """Queue the `running` write of attempts that have run START_LINGER (one timer for
@@ -413,9 +414,8 @@ class Worker:
     async def _attempt(self, running: _Running) -> None:
         claim, ctx = running.claim, running.ctx
         task = claim.task
-        self._note_start(running)
-        assert running.started_at is not None
-        self.metrics.started(task, running.started_at - task.created_at)
+        started_at = self._note_start(running)
+        self.metrics.started(task, started_at - task.created_at)
         if task.timeout_seconds:
             ctx.deadline = time.monotonic() + task.timeout_seconds
         executor = self.registry.get(task.type)
