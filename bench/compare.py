@@ -31,19 +31,10 @@ CHILD = "--child"
 
 
 async def _measure(per_worker: int, n: int, sleep_s: float) -> dict[str, Any]:
-    from bench.kt.cluster import NAMESPACE, Cluster
-    from bench.kt.measure import wait_ready
-    from bench.kt.throughput import Session
-    from kubetask.client import AsyncClient
+    from bench.kt.throughput import warm_session  # imports kubetask: in the child only
 
-    with Cluster(f"ab-mc{per_worker}") as cluster:
-        cluster.start_scheduler()
-        cluster.start_workers(2, per_worker)
-        async with AsyncClient(cluster.endpoint, namespace=NAMESPACE) as client:
-            await wait_ready(client, 2, 60.0, cluster.check_alive)
-            session = Session(client, cluster, 2 * per_worker)
-            await session.throughput(8 * per_worker)  # warm-up
-            return await session.throughput(n, sleep_s)
+    async with warm_session(2, per_worker, "ab") as session:
+        return await session.throughput(n, sleep_s)
 
 
 def _one_run(src: Path, args: argparse.Namespace) -> dict[str, Any]:

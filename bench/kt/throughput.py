@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from bench.kt.cluster import NAMESPACE, QUEUE, Cluster
@@ -87,18 +89,25 @@ async def _measure(session: Session, n_noop: int, n_sleep: int, sleep_s: float,
     return out
 
 
-async def _run(workers: int, per_worker: int, n_noop: int, n_sleep: int, sleep_s: float,
-               latency: tuple[tuple[float, int], ...]) -> Figures:
+@contextlib.asynccontextmanager
+async def warm_session(workers: int, per_worker: int, label: str = "e2e"
+                       ) -> AsyncIterator[Session]:
     """Fresh etcd, 1 scheduler, `workers` workers warmed up with 4 x concurrency no-ops."""
     concurrency = workers * per_worker
-    with Cluster(f"e2e-mc{per_worker}") as cluster:
+    with Cluster(f"{label}-mc{per_worker}") as cluster:
         cluster.start_scheduler()
         cluster.start_workers(workers, per_worker)
         async with AsyncClient(cluster.endpoint, namespace=NAMESPACE) as client:
             await wait_ready(client, workers, 60.0, cluster.check_alive)
             session = Session(client, cluster, concurrency)
             await session.throughput(4 * concurrency)
-            return await _measure(session, n_noop, n_sleep, sleep_s, latency)
+            yield session
+
+
+async def _run(workers: int, per_worker: int, n_noop: int, n_sleep: int, sleep_s: float,
+               latency: tuple[tuple[float, int], ...]) -> Figures:
+    async with warm_session(workers, per_worker) as session:
+        return await _measure(session, n_noop, n_sleep, sleep_s, latency)
 
 
 def measure_with_workers(workers: int, per_worker: int, n_noop: int, n_sleep: int, sleep_s: float,
