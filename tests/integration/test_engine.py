@@ -101,6 +101,20 @@ async def test_failures_retry_then_go_dead_and_retry_brings_back(
     assert done.state is TaskState.DEAD and len(done.history) == 6
 
 
+async def test_attempt_numbers_go_on_across_a_retry_and_every_failure_is_counted(
+        system: InProcessSystem, client: AsyncClient) -> None:
+    await system.scheduler()
+    await system.worker(retry=FAST_RETRY)
+    task = await client.submit("no-such-type", max_retries=0)  # dead after one attempt
+    (done,) = await client.wait([task.id], timeout=30)
+    assert done.state is TaskState.DEAD
+    await client.retry(task.id)
+    (done,) = await client.wait([task.id], timeout=30)
+    assert done.state is TaskState.DEAD and done.attempts == 1
+    assert [(a.number, a.outcome) for a in done.history] == [(1, "failed"), (2, "failed")]
+    assert (await client.reader.counts("default")).failed == 2
+
+
 async def test_queue_defaults_apply_to_tasks_that_set_none(system: InProcessSystem,
                                                            client: AsyncClient) -> None:
     """Precedence: the task's max retries, else its queue's, else the worker's flag."""

@@ -85,3 +85,14 @@ def test_ids_are_unique_and_sort_in_creation_order() -> None:
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
     assert all(len(i) == 24 and i.isalnum() for i in ids)
+
+
+def test_attempt_numbers_count_the_history_not_the_retry_budget() -> None:
+    """A retried dead task's `attempts` starts again; its attempts' numbers never repeat."""
+    dead = make_task(state=TaskState.DEAD, attempts=1,
+                     history=(Attempt(1, "w1", 42, 1.0, 2.0, "failed", "boom"),))
+    again = dead.evolve(state=TaskState.PENDING, attempts=0)
+    assert again.attempt_number == 2
+    handed_back = again.evolve(history=(*again.history, Attempt(2, "w2", 43, None, 3.0,
+                                                                "handed-back", "draining")))
+    assert handed_back.attempt_number == 3 and make_task().attempt_number == 1

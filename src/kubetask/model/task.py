@@ -80,7 +80,11 @@ def iso(ts: float | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One try of a task on one worker; `token` is the fencing token of its claim."""
+    """One try of a task on one worker; `token` is the fencing token of its claim.
+
+    `number` is the attempt's place in the task's history, counted from its submission
+    (1, 2, 3, ...): it never repeats, across `task retry` of a dead task, hand-backs and
+    lost workers alike (see Task.attempt_number)."""
 
     number: int
     worker: str
@@ -116,7 +120,7 @@ class Task:
     retry_base_seconds: float | None = None  # per-task backoff; None: the worker's default
     retry_cap_seconds: float | None = None
     state: TaskState = TaskState.PENDING
-    attempts: int = 0
+    attempts: int = 0  # tries held against max_retries (reset by a retry); not a numbering
     lost: int = 0
     worker: str | None = None
     result: Any = None
@@ -130,6 +134,13 @@ class Task:
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    @property
+    def attempt_number(self) -> int:
+        """The number of the attempt under way, or of the next one: its place in the
+        history. `attempts` is another count: the tries held against max_retries, which
+        `task retry` resets and hand-backs and lost workers give back, so it repeats."""
+        return len(self.history) + 1
 
     def evolve(self, **changes: Any) -> Task:
         """A copy with `changes`; a state change must be in the transition table.

@@ -60,7 +60,10 @@ class AttemptLog:
         else:
             ops.append(Put(self.keys.done(task.queue, task.state.value, task.id), b""))
         if write.failed:
-            ops.append(Put(self.keys.failure(task.queue, task.id, write.claim.task.attempts), b""))
+            # keyed by the attempt's number, which never repeats (a retried dead task's
+            # `attempts` starts again at 1, and its failures must not overwrite the first ones)
+            ops.append(Put(self.keys.failure(task.queue, task.id,
+                                             write.claim.task.attempt_number), b""))
         if write.cancel_requested or task.state is TaskState.CANCELLED:
             ops.append(Delete(self.keys.cancel(task.id)))
         return ops

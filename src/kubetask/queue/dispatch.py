@@ -164,7 +164,7 @@ class Dispatcher:
                                  [Delete(active.key)])
             return None
         cancel = await self.store.get(self.keys.cancel(task_id))
-        attempt = Attempt(number=task.attempts, worker=worker, token=0,
+        attempt = Attempt(number=task.attempt_number, worker=worker, token=0,
                           started_at=task.started_at, finished_at=time.time(), outcome="lost",
                           error=f"worker {worker} lost (lease expired)")
         history = (*task.history, attempt)

@@ -487,7 +487,7 @@ class Worker:
         cancelled = running.cancel_requested or (running.ctx.cancelled
                                                  and error == "cancelled by request")
         outcome = "cancelled" if cancelled else "succeeded" if error is None else "failed"
-        attempt = Attempt(number=task.attempts, worker=self.id, token=running.claim.token,
+        attempt = Attempt(number=task.attempt_number, worker=self.id, token=running.claim.token,
                           started_at=started_at, finished_at=now, outcome=outcome,
                           error=error)
         history = (*task.history, attempt)
@@ -548,7 +548,7 @@ class Worker:
     async def _hand_back(self, running: _Running, why: str) -> None:
         assert self._committer is not None
         task = running.claim.task
-        attempt = Attempt(number=task.attempts, worker=self.id, token=running.claim.token,
+        attempt = Attempt(number=task.attempt_number, worker=self.id, token=running.claim.token,
                           finished_at=time.time(), outcome="handed-back", error=why)
         after = task.evolve(state=TaskState.PENDING, worker=None, attempts=task.attempts - 1,
                             history=(*task.history, attempt), started_at=None)
