@@ -35,6 +35,14 @@ class TaskNotFound(KubetaskError, LookupError):
     """No task with that id exists in the namespace."""
 
 
+class AmbiguousTaskId(ValidationError):
+    """A task id prefix matches more than one task; `candidates` are some of them."""
+
+    def __init__(self, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
 class TaskStateError(KubetaskError):
     """The task is not in a state that allows the requested action."""
 

@@ -386,6 +386,28 @@ async def test_unknown_task_is_404_and_a_key_breaking_id_is_400(
     assert status == 400 and "must start with a letter or digit" in answer["error"]
 
 
+async def test_task_routes_take_a_unique_id_prefix(base: str, http: aiohttp.ClientSession,
+                                                   client: AsyncClient) -> None:
+    one, two = (await client.submit_many([TaskSpec("echo"), TaskSpec("echo")]))
+    shared = next(n for n in range(6, 24) if one.id[:n + 1] != two.id[:n + 1])
+    status, answer = await call(http, "GET", f"{base}/api/v1/tasks/{two.id[:shared + 1]}")
+    assert status == 200 and answer["id"] == two.id
+    status, answer = await call(http, "GET", f"{base}/api/v1/tasks/{one.id[:6]}")
+    assert status == 400 and f"{one.id}, {two.id}" in answer["error"]
+    assert "give more characters" in answer["error"]
+    status, answer = await call(http, "POST", f"{base}/api/v1/tasks/{one.id[:6]}/cancel")
+    assert status == 400 and (await client.get(one.id)).state is TaskState.PENDING
+    status, answer = await call(http, "POST",
+                                f"{base}/api/v1/tasks/{one.id[:shared + 1]}/cancel")
+    assert status == 200 and answer["id"] == one.id and answer["state"] == "cancelled"
+    status, answer = await call(http, "POST", f"{base}/api/v1/tasks/{one.id[:20]}/retry")
+    assert status == 409 and "only dead tasks" in answer["error"]
+    status, answer = await call(http, "GET", f"{base}/api/v1/tasks/ffffffffff")
+    assert status == 404 and "no task id starts with 'ffffffffff'" in answer["error"]
+    status, answer = await call(http, "GET", f"{base}/api/v1/tasks/{one.id[:5]}")
+    assert status == 400 and "too short" in answer["error"]
+
+
 async def test_unknown_route_and_method_are_json_errors(base: str,
                                                         http: aiohttp.ClientSession) -> None:
     status, answer = await call(http, "GET", f"{base}/api/v1/nothing")

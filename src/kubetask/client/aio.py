@@ -12,10 +12,12 @@ from typing import Any
 from kubetask.client.feed import TaskFeed
 from kubetask.client.spec import TaskSpec
 from kubetask.client.stats import QueueStats
-from kubetask.errors import TaskNotFound, ValidationError
-from kubetask.model import QueueConfig, Task, TaskState, validate_name
+from kubetask.errors import AmbiguousTaskId, TaskNotFound, ValidationError
+from kubetask.model import TASK_ID_LENGTH, QueueConfig, Task, TaskState, parse_task_id, validate_name
 from kubetask.queue import Producer, QueueConfigs, Reader
 from kubetask.store import Election, Get, Keyspace, Store
+
+_CANDIDATES_SHOWN = 5  # ids an ambiguous prefix's error lists
 
 
 def parse_endpoints(endpoints: str | Sequence[str]) -> builtins.list[str]:
@@ -75,6 +77,27 @@ class AsyncClient:
         return await self.producer.retry(task_id)
 
     # --- reads -------------------------------------------------------------------
+    async def resolve_id(self, task_id: str) -> str:
+        """The full id of the one task whose id starts with `task_id`, as git takes a
+        commit prefix: 6 to 24 hex characters. A full id is returned as it is, unread.
+
+        Raises ValidationError when it could not be an id (or a prefix is too short),
+        AmbiguousTaskId (a ValidationError) when several tasks match, TaskNotFound when
+        none does. One bounded range read; nothing is written."""
+        prefix = parse_task_id(task_id)
+        if len(prefix) == TASK_ID_LENGTH:
+            return prefix
+        ids, count = await self.reader.ids_with_prefix(prefix, limit=_CANDIDATES_SHOWN)
+        if count == 1:
+            return ids[0]
+        if count == 0:
+            raise TaskNotFound(f"no task id starts with {prefix!r} in namespace "
+                               f"{self.keys.namespace!r}")
+        more = f", and {count - len(ids)} more" if count > len(ids) else ""
+        raise AmbiguousTaskId(f"task id prefix {prefix!r} is ambiguous: it matches {count} "
+                              f"tasks ({', '.join(ids)}{more}); give more characters of the id",
+                              ids)
+
     async def get(self, task_id: str) -> Task:
         return await self.reader.get(task_id)
 

@@ -58,6 +58,10 @@ class Client:
     def submit_many(self, specs: Iterable[TaskSpec]) -> builtins.list[Task]:
         return self._run(self._aio.submit_many(list(specs)))
 
+    def resolve_id(self, task_id: str) -> str:
+        """The full id of the one task whose id starts with `task_id` (see AsyncClient)."""
+        return self._run(self._aio.resolve_id(task_id))
+
     def get(self, task_id: str) -> Task:
         return self._run(self._aio.get(task_id))
 

@@ -1,7 +1,7 @@
 """Pure data of kubetask: tasks, states and their transitions, priorities, workers. No I/O."""
 
 from kubetask.model.backoff import RetryPolicy
-from kubetask.model.ids import new_task_id
+from kubetask.model.ids import MIN_TASK_ID_PREFIX, TASK_ID_LENGTH, new_task_id, parse_task_id
 from kubetask.model.queue_config import QueueConfig
 from kubetask.model.task import (
     TERMINAL_STATES,
@@ -23,6 +23,8 @@ from kubetask.model.worker import WorkerInfo, WorkerState
 __all__ = [
     "MAX_PAYLOAD_BYTES",
     "MAX_RESULT_BYTES",
+    "MIN_TASK_ID_PREFIX",
+    "TASK_ID_LENGTH",
     "TERMINAL_STATES",
     "TRANSITIONS",
     "Attempt",
@@ -35,6 +37,7 @@ __all__ = [
     "WorkerState",
     "check_transition",
     "new_task_id",
+    "parse_task_id",
     "validate_name",
     "validate_payload",
 ]

@@ -59,6 +59,13 @@ class Reader:
             raise TaskNotFound(f"no task {task_id!r} in namespace {self.keys.namespace!r}")
         return codec.load(kv.value)
 
+    async def ids_with_prefix(self, prefix: str, *, limit: int) -> tuple[builtins.list[str], int]:
+        """The first `limit` ids (in id order) of the tasks whose id starts with `prefix`,
+        and how many match in all: one range read of keys, bounded by `limit`."""
+        result = await self.store.range(Get(self.keys.task(prefix), prefix=True, keys_only=True),
+                                        limit=limit)
+        return [self.keys.task_id_of(kv.key) for kv in result.kvs], result.count
+
     async def get_many(self, task_ids: builtins.list[str]) -> builtins.list[Task]:
         tasks: builtins.list[Task] = []
         for start in range(0, len(task_ids), 100):

@@ -28,6 +28,12 @@ async def _body(request: web.Request) -> object:
     return parsing.parse_json(await request.read())
 
 
+async def _task_id(request: web.Request) -> str:
+    """The path's task id: a full one, or a prefix that no other task's id starts with
+    (400 when ambiguous or malformed, 404 when no task matches)."""
+    return await request.app[CLIENT].resolve_id(request.match_info["id"])
+
+
 # --- tasks -----------------------------------------------------------------------------
 @routes.post("/api/v1/tasks")
 async def submit_task(request: web.Request) -> web.Response:
@@ -47,7 +53,7 @@ async def submit_tasks(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/tasks/{id}")
 async def get_task(request: web.Request) -> web.Response:
-    task = await request.app[CLIENT].get(parsing.task_id(request.match_info["id"]))
+    task = await request.app[CLIENT].get(await _task_id(request))
     return json_response(task.to_public())
 
 
@@ -89,14 +95,14 @@ async def _find(client: AsyncClient, f: parsing.TaskFilter) -> tuple[list[Task],
 
 @routes.post("/api/v1/tasks/{id}/cancel")
 async def cancel_task(request: web.Request) -> web.Response:
-    task = await request.app[CLIENT].cancel(parsing.task_id(request.match_info["id"]))
+    task = await request.app[CLIENT].cancel(await _task_id(request))
     # A running task's worker stops it: the cancel is accepted, not yet done.
     return json_response(task.to_public(), 200 if task.state is TaskState.CANCELLED else 202)
 
 
 @routes.post("/api/v1/tasks/{id}/retry")
 async def retry_task(request: web.Request) -> web.Response:
-    task = await request.app[CLIENT].retry(parsing.task_id(request.match_info["id"]))
+    task = await request.app[CLIENT].retry(await _task_id(request))
     return json_response(task.to_public())
 
 

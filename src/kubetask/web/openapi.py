@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetask.model import MAX_PAYLOAD_BYTES, TaskState
+from kubetask.model import MAX_PAYLOAD_BYTES, MIN_TASK_ID_PREFIX, TaskState
 from kubetask.model.validation import MAX_NAME_LENGTH
 from kubetask.web.parsing import MAX_DELAY_SECONDS, MAX_LIMIT
 
@@ -62,7 +62,10 @@ SCHEMAS: dict[str, Schema] = {
     "Attempt": {
         "type": "object", "required": ["number", "worker"],
         "properties": {
-            "number": {"type": "integer"}, "worker": {"type": "string"},
+            "number": {"type": "integer", "minimum": 1,
+                       "description": "The attempt's place in the task's history (1, 2, ...); "
+                                      "it never repeats, across a retry of a dead task too."},
+            "worker": {"type": "string"},
             "token": {"type": "integer"},
             "started_at": _nullable(TIMESTAMP), "finished_at": _nullable(TIMESTAMP),
             "outcome": _nullable({"type": "string", "description": "succeeded, failed, lost, "
@@ -80,7 +83,10 @@ SCHEMAS: dict[str, Schema] = {
             "priority": {"type": "integer", "minimum": 0, "maximum": 3},
             "priority_name": {"type": "string", "enum": ["low", "normal", "high", "urgent"]},
             "state": _ref("TaskState"),
-            "attempts": {"type": "integer", "minimum": 0},
+            "attempts": {"type": "integer", "minimum": 0,
+                         "description": "Attempts counted toward max_retries (a retry of a "
+                                        "dead task starts them again; hand-backs give one "
+                                        "back): the history may hold more."},
             "max_retries": _nullable({"type": "integer", "minimum": 0,
                                       "description": "null: the queue's default"}),
             "worker": _nullable({"type": "string"}),
@@ -208,7 +214,10 @@ WRITE_REFUSED = {
     "403": _error("The dashboard is read-only, or the request came from another origin."),
 }
 TASK_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
-           "description": "The task id (24 hex characters)."}
+           "description": "The task id (24 hex characters), or a prefix of it "
+                          f"(at least {MIN_TASK_ID_PREFIX} characters) that no other task's id "
+                          "starts with; an ambiguous prefix is a 400 that lists some of "
+                          "the tasks it matches."}
 WRITE_SECURITY: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
 
 

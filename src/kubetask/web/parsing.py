@@ -158,8 +158,3 @@ def task_filter(query: Mapping[str, str]) -> TaskFilter:
         limit=_limit(q["limit"]) if "limit" in q else DEFAULT_LIMIT,
         after=validate_name("task id", q["after"]) if "after" in q else None,
     )
-
-
-def task_id(value: str) -> str:
-    """A task id from a path: refused (400) if it could not be a key, else looked up (404)."""
-    return validate_name("task id", value)
