@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,6 +127,35 @@ def test_task_cancel_and_retry_commands(tmp_path: Path, cli_env: dict[str, str],
     assert waited.returncode == 1 and f"{dead} dead" in waited.stdout
 
 
+def test_task_get_reads_like_kubectl_describe_with_distinct_attempts_after_a_retry(
+        tmp_path: Path, cli_env: dict[str, str], processes: list[Proc]) -> None:
+    start(processes, tmp_path, cli_env, "scheduler")
+    start(processes, tmp_path, cli_env, "worker", "--node-id=worker-1")
+    dead = run_cli(["client", "--type=nothing-runs-this", "--max-retries=0", "--timeout=5",
+                    "--wait"], cli_env).stdout.strip()
+    assert run_cli(["task", "retry", dead], cli_env).returncode == 0
+    assert run_cli(["task", "wait", dead, "--timeout", "30"], cli_env).returncode == 1
+    text = run_cli(["task", "get", dead[:16]], cli_env).stdout
+    head, history = text.split("\nHistory:\n")
+    labels = [line for line in head.splitlines() if not line.startswith(" ")]
+    # every value starts in one column, two spaces or more after the longest label
+    columns = {len(line) - len(line.split(":", 1)[1].lstrip()) for line in labels}
+    assert len(columns) == 1, head
+    assert re.search(r"^Timeout:\s+5s$", head, re.M)
+    assert re.search(r"^Max retries:\s+0$", head, re.M)
+    assert re.search(r"^Created:\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d+s ago\)$",
+                     head, re.M)
+    assert re.search(r"^Run time:\s+\d+(ms|\.\d\ds)$", head, re.M)
+    rows = [line.split() for line in history.splitlines()]
+    assert rows[0] == ["#", "WORKER", "STARTED", "ENDED", "DURATION", "OUTCOME", "ERROR"]
+    assert [r[:2] for r in rows[1:]] == [["1", "worker-1"], ["2", "worker-1"]]
+    for row in rows[1:]:
+        assert row[4] == row[7] == "UTC" and re.fullmatch(r"\d+ms|\d+\.\d\ds", row[8])
+        assert row[9] == "failed" and "no executor" in " ".join(row[10:])
+    public = json.loads(run_cli(["task", "get", dead, "--json"], cli_env).stdout)
+    assert [a["number"] for a in public["history"]] == [1, 2]
+
+
 def test_idempotency_key_on_the_command_line(cli_env: dict[str, str]) -> None:
     first = run_cli(["client", "--idempotency-key=invoice-7"], cli_env).stdout
     second = run_cli(["client", "--idempotency-key=invoice-7"], cli_env).stdout
@@ -228,10 +258,14 @@ def test_environment_variables_set_flags(tmp_path: Path, cli_env: dict[str, str]
 
 
 def test_unknown_task_id_is_a_one_line_error(cli_env: dict[str, str]) -> None:
-    result = run_cli(["task", "get", "nope"], cli_env)
+    result = run_cli(["task", "get", "0123456789abcdef01234567"], cli_env)
     assert result.returncode == 1
-    assert result.stderr.strip() == "kubetask: error: no task 'nope' in namespace " \
-        f"'{cli_env['KUBETASK_NAMESPACE']}'"
+    assert result.stderr.strip() == "kubetask: error: no task '0123456789abcdef01234567' in " \
+        f"namespace '{cli_env['KUBETASK_NAMESPACE']}'"
+    result = run_cli(["task", "get", "nope"], cli_env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "kubetask: error: task id 'nope' is not hexadecimal: " \
+        "task ids are 24 characters of 0-9 and a-f"
 
 
 def test_unreachable_etcd_is_reported_not_a_traceback(cli_env: dict[str, str]) -> None:

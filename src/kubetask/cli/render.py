@@ -34,26 +34,5 @@ def task_rows(tasks: Sequence[Task]) -> str:
                    t.attempts, t.worker or "-", age(t.created_at)] for t in tasks])
 
 
-def task_detail(task: Task) -> str:
-    data = task.to_public()
-    if data["max_retries"] is None:
-        data["max_retries"] = "queue default"
-    lines = [f"{k + ':':<16}{_short(v)}" for k, v in data.items() if k != "history"]
-    if task.history:
-        lines.append("history:")
-        lines += [f"  #{a.number} {a.worker} {a.outcome or '?'}"
-                  + (f" - {a.error}" if a.error else "") for a in task.history]
-    return "\n".join(lines)
-
-
-def _short(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dict | list):
-        text = orjson.dumps(value).decode()
-        return text if len(text) < 200 else text[:197] + "..."
-    return str(value)
-
-
 def dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()

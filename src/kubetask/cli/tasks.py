@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Sequence
 
 import click
 
+from kubetask.cli.describe import task_detail
 from kubetask.cli.options import NameType, etcd_options
-from kubetask.cli.render import dumps, task_detail, task_rows
+from kubetask.cli.render import dumps, task_rows
 from kubetask.client import AsyncClient
-from kubetask.model import TaskState
+from kubetask.model import MIN_TASK_ID_PREFIX, TaskState
 
 STATES = [s.value for s in TaskState]
 
 
-@click.group()
+@click.group(help="Inspect and act on tasks.\n\nA TASK_ID may be shortened to a prefix of "
+                  f"at least {MIN_TASK_ID_PREFIX} characters that no other task's id starts "
+                  "with, as git takes a commit.")
 def task() -> None:
     """Inspect and act on tasks."""
+
+
+async def resolve(client: AsyncClient, task_ids: Sequence[str]) -> list[str]:
+    """The full ids of `task_ids` (unique prefixes allowed), all resolved before anything is
+    done: an ambiguous or unknown one stops the command with nothing changed."""
+    return [await client.resolve_id(i) for i in task_ids]
 
 
 @task.command()
@@ -25,12 +35,16 @@ def task() -> None:
 @etcd_options
 @click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
 def get(task_id: str, etcd_endpoints: str, namespace: str, as_json: bool) -> None:
-    """Show one task."""
+    """Show one task: its settings, times and every attempt."""
 
     async def run() -> None:
         async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
-            t = await c.get(task_id)
-        click.echo(dumps(t.to_public()) if as_json else task_detail(t))
+            t = await c.get(await c.resolve_id(task_id))
+            if as_json:
+                click.echo(dumps(t.to_public()))
+                return
+            config = await c.queue_config(t.queue)
+        click.echo(task_detail(t, namespace=namespace, queue_config=config))
 
     asyncio.run(run())
 
@@ -66,7 +80,7 @@ def cancel(task_ids: tuple[str, ...], etcd_endpoints: str, namespace: str) -> No
 
     async def run() -> None:
         async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
-            for task_id in task_ids:
+            for task_id in await resolve(c, task_ids):
                 t = await c.cancel(task_id)
                 note = "" if t.terminal else " (cancel requested; the worker is stopping it)"
                 click.echo(f"{t.id} {t.state.value}{note}")
@@ -82,7 +96,7 @@ def retry(task_ids: tuple[str, ...], etcd_endpoints: str, namespace: str) -> Non
 
     async def run() -> None:
         async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
-            for task_id in task_ids:
+            for task_id in await resolve(c, task_ids):
                 t = await c.retry(task_id)
                 click.echo(f"{t.id} {t.state.value}")
 
@@ -99,7 +113,7 @@ def wait(task_ids: tuple[str, ...], etcd_endpoints: str, namespace: str,
 
     async def run() -> int:
         async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
-            done = await c.wait(list(task_ids), timeout=timeout)
+            done = await c.wait(await resolve(c, task_ids), timeout=timeout)
         for t in done:
             click.echo(f"{t.id} {t.state.value}")
         return 1 if any(t.state in (TaskState.DEAD, TaskState.CANCELLED) for t in done) else 0
