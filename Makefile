@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
 PYTEST_ARGS ?=
+DEV_ARGS ?=
 
 .DEFAULT_GOAL := help
 
@@ -15,13 +16,13 @@ help: ## Show the targets
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[web,test]'
+	$(PIP) install --quiet -e '.[test]'
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv and install kubetask with its test extras
 
-dev: venv ## Run etcd, a scheduler, 3 workers, the dashboard and demo tasks (Ctrl-C stops)
-	$(VENV)/bin/kubetask dev
+dev: venv ## Run etcd, a scheduler, 3 workers, the dashboard; demo tasks on fresh data (Ctrl-C stops)
+	$(VENV)/bin/kubetask dev $(DEV_ARGS)
 
 system-deps: ## Debian packages the tests need (chromium for the browser tests)
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
@@ -50,7 +51,10 @@ bench-quick: bench-deps ## A small benchmark run (a few minutes)
 bench: bench-deps ## The full benchmark against Celery, Dramatiq and RQ; writes bench/results/
 	$(PY) -m bench.run
 
-clean: ## Remove the venv, caches and dev data
+clean-dev: ## Remove only the dev data (.kubetask-dev: etcd data, tasks, logs); keeps .venv
+	rm -rf .kubetask-dev
+
+clean: ## Remove everything made here: .venv, the tool caches and the dev data (.kubetask-dev)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .kubetask-dev
 
-.PHONY: help venv dev system-deps lint unit test bench-deps bench bench-quick clean
+.PHONY: help venv dev system-deps lint unit test bench-deps bench bench-quick clean clean-dev

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubetask.errors import KubetaskError
+from kubetask.tether import tethered
 
 
 def find_etcd() -> str:
@@ -91,6 +92,8 @@ class EtcdProcess:
     cluster_state: str = "new"
     extra_args: list[str] = field(default_factory=list)
     log_path: Path | None = None
+    # Signal etcd when this process dies (kubetask dev): see kubetask.tether.
+    tether: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -121,8 +124,9 @@ class EtcdProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path or self.data_dir.parent / f"{self.name}.log"
         with open(log_path, "ab") as out:
-            self.process = subprocess.Popen(self.command(), stdout=out, stderr=out,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command(), stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+                start_new_session=True, preexec_fn=tethered() if self.tether else None)
         if wait:
             self.wait_ready(timeout)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kubetask.etcd_process import EtcdProcess
+from kubetask.cli.connect import CONNECT_TIMEOUT
+from kubetask.etcd_process import EtcdProcess, free_port
 from kubetask.store import Store
 from tests.conftest import ROOT, run_cli
 from tests.harness import Proc
@@ -275,6 +276,19 @@ def test_unreachable_etcd_is_reported_not_a_traceback(cli_env: dict[str, str]) -
     assert result.returncode == 1
     assert "cannot reach etcd" in result.stderr and "Traceback" not in result.stderr
     assert time.monotonic() - started < 25
+
+
+def test_one_shot_commands_give_up_after_the_short_connect_timeout(
+        cli_env: dict[str, str]) -> None:
+    """Nothing listens on the endpoint: the one-line error names the connect timeout the
+    one-shot commands use (CONNECT_TIMEOUT, not the patient 5 s of every call)."""
+    endpoint = f"127.0.0.1:{free_port()}"
+    env = {**cli_env, "KUBETASK_ETCD_ENDPOINTS": endpoint}
+    for args in (["stats"], ["task", "list"], ["client", "--type=echo"], ["queue", "show"]):
+        result = run_cli(args, env, timeout=30)
+        assert result.returncode == 1, args
+        assert result.stderr == (f"kubetask: error: cannot reach etcd: no connection within "
+                                 f"{CONNECT_TIMEOUT:g}s to {endpoint}; is etcd running there?\n")
 
 
 def test_help_lists_the_seed_flags() -> None:

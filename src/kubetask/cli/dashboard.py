@@ -11,13 +11,6 @@ from kubetask.cli.options import etcd_options, log_options
 from kubetask.cli.runner import serve
 
 
-def missing_web_extra(exc: ImportError) -> click.ClickException:
-    """The web layer is an optional extra (aiohttp, prometheus_client): commands import it
-    when they run, and say how to install it when it is missing."""
-    return click.ClickException(
-        f"this needs the web extra ({exc}); install it with: pip install 'kubetask[web]'")
-
-
 @click.command()
 @etcd_options
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="KUBETASK_DASHBOARD_HOST",
@@ -36,11 +29,9 @@ def dashboard(etcd_endpoints: str, namespace: str, host: str, port: int, allow_w
     Read-only unless --allow-writes or --token is given.
     """
     configure(log_level, log_format, name="dashboard")
-    try:
-        from kubetask.web.server import Dashboard
-        from kubetask.web.settings import DashboardSettings
-    except ImportError as exc:
-        raise missing_web_extra(exc) from exc
+    from kubetask.web.server import Dashboard  # imported when used: aiohttp takes a while
+    from kubetask.web.settings import DashboardSettings
+
     settings = DashboardSettings(
         etcd_endpoints=etcd_endpoints, namespace=namespace, host=host, port=port,
         allow_writes=allow_writes, token=token or None)

@@ -49,16 +49,26 @@ def cli() -> None:
 @click.option("--dashboard-port", type=click.IntRange(1, 65535), default=8080,
               show_default=True)
 @click.option("--no-demo", is_flag=True, help="Do not submit the demo tasks.")
+@click.option("--fresh", is_flag=True,
+              help="Delete the data of earlier runs (tasks, logs) first; a fresh data dir "
+              "also gets the demo tasks.")
+@click.option("--shutdown-timeout", type=click.FloatRange(0, 3600), default=10.0,
+              show_default=True, help="On Ctrl-C, how long running tasks may finish.")
 @log_options
 def dev(etcd_port: int, data_dir: Path, workers: int, max_concurrent: int, strategy: str,
-        dashboard_port: int, no_demo: bool, log_level: str, log_format: str) -> None:
-    """Run etcd, a scheduler, workers and the dashboard locally, in the foreground."""
+        dashboard_port: int, no_demo: bool, fresh: bool, shutdown_timeout: float,
+        log_level: str, log_format: str) -> None:
+    """Run etcd, a scheduler, workers and the dashboard locally, in the foreground.
+
+    Data is kept in --data-dir across runs; the demo tasks go into a fresh one only.
+    """
     from kubetask.dev import DevSettings, run_dev
 
     sys.exit(run_dev(DevSettings(data_dir=data_dir, etcd_port=etcd_port, workers=workers,
                                  max_concurrent=max_concurrent, strategy=strategy,
                                  demo=not no_demo, dashboard_port=dashboard_port,
-                                 log_level=log_level)))
+                                 log_level=log_level, shutdown_timeout=shutdown_timeout,
+                                 fresh=fresh)))
 
 
 cli.add_command(scheduler)

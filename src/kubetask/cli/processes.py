@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 import click
 
-from kubetask.cli.dashboard import missing_web_extra
 from kubetask.cli.logconfig import configure
 from kubetask.cli.options import NameType, etcd_options, generated_id, log_options, queue_option
 from kubetask.cli.runner import serve
@@ -38,10 +37,7 @@ def start_metrics(factory: str, port: int | None, host: str, *args: object) -> t
     """(hooks, endpoint) from kubetask.web.metrics, or (None, None) when the port is not set."""
     if port is None:
         return None, None
-    try:
-        from kubetask.web import metrics
-    except ImportError as exc:
-        raise missing_web_extra(exc) from exc
+    from kubetask.web import metrics  # imported when used: prometheus_client, aiohttp
     try:
         return tuple(getattr(metrics, factory)(*args, port=port, host=host))
     except OSError as exc:

@@ -6,9 +6,9 @@ import asyncio
 
 import click
 
+from kubetask.cli.connect import one_shot_client
 from kubetask.cli.options import NameType, etcd_options
 from kubetask.cli.render import dumps, table
-from kubetask.client import AsyncClient
 from kubetask.model import QueueConfig
 
 QUEUE_ARG = click.argument("queue_name", metavar="QUEUE", type=NameType("queue"))
@@ -28,7 +28,7 @@ def show(queue_name: str | None, etcd_endpoints: str, namespace: str, as_json: b
     """Show the defaults of one queue, or of every queue."""
 
     async def run() -> dict[str, QueueConfig]:
-        async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
+        async with one_shot_client(etcd_endpoints, namespace) as c:
             names = [queue_name] if queue_name else await c.queues()
             return {name: await c.queue_config(name) for name in names}
 
@@ -64,7 +64,7 @@ def set_(queue_name: str, etcd_endpoints: str, namespace: str, max_retries: int 
     QueueConfig(retry_base_seconds=retry_base, retry_cap_seconds=retry_cap)  # before connecting
 
     async def run() -> QueueConfig:
-        async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
+        async with one_shot_client(etcd_endpoints, namespace) as c:
             return await c.configure_queue(queue_name, max_retries=max_retries,
                                            retry_base=retry_base, retry_cap=retry_cap)
 
@@ -78,7 +78,7 @@ def reset(queue_name: str, etcd_endpoints: str, namespace: str) -> None:
     """Forget the defaults of QUEUE: the workers' flags apply again."""
 
     async def run() -> None:
-        async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
+        async with one_shot_client(etcd_endpoints, namespace) as c:
             await c.reset_queue_config(queue_name)
 
     asyncio.run(run())

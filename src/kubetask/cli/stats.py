@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from kubetask.cli.connect import one_shot_client
 from kubetask.cli.options import NameType, etcd_options
 from kubetask.cli.render import age, dumps, table
 from kubetask.client import AsyncClient
@@ -32,7 +33,7 @@ def stats(etcd_endpoints: str, namespace: str, queue: str | None, as_json: bool,
             click.echo(render(data))
 
     async def run() -> None:
-        async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
+        async with one_shot_client(etcd_endpoints, namespace) as c:
             while True:
                 if watch is not None and not as_json:
                     click.clear()

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
+from kubetask.cli.connect import one_shot_client
 from kubetask.cli.options import NameType, PriorityType, etcd_options, queue_option
-from kubetask.client import AsyncClient, TaskSpec
+from kubetask.client import TaskSpec
 from kubetask.errors import ValidationError
 from kubetask.model import TaskState
 from kubetask.model.validation import parse_payload
@@ -78,7 +79,7 @@ def client(etcd_endpoints: str, namespace: str, queue: str, type_: str, name: st
         spec.build()  # validate before connecting
 
     async def run() -> int:
-        async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
+        async with one_shot_client(etcd_endpoints, namespace) as c:
             workers = await c.reader.workers(queue)
             if workers and not any(type_ in w.types for w in workers):
                 click.echo(f"kubetask: warning: no worker of queue {queue!r} has an executor for "

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import click
 
+from kubetask.cli.connect import one_shot_client
 from kubetask.cli.describe import task_detail
 from kubetask.cli.options import NameType, etcd_options
 from kubetask.cli.render import dumps, task_rows
@@ -38,7 +39,7 @@ def get(task_id: str, etcd_endpoints: str, namespace: str, as_json: bool) -> Non
     """Show one task: its settings, times and every attempt."""
 
     async def run() -> None:
-        async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
+        async with one_shot_client(etcd_endpoints, namespace) as c:
             t = await c.get(await c.resolve_id(task_id))
             if as_json:
                 click.echo(dumps(t.to_public()))
@@ -60,7 +61,7 @@ def list_(etcd_endpoints: str, namespace: str, queue: str | None, state: str | N
     """List tasks, newest first."""
 
     async def run() -> None:
-        async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
+        async with one_shot_client(etcd_endpoints, namespace) as c:
             tasks = await c.list(queue=queue, state=state, limit=limit)
         if as_json:
             click.echo(dumps([t.to_public() for t in tasks]))
@@ -79,7 +80,7 @@ def cancel(task_ids: tuple[str, ...], etcd_endpoints: str, namespace: str) -> No
     """Cancel tasks (pending ones at once; running ones are told to stop)."""
 
     async def run() -> None:
-        async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
+        async with one_shot_client(etcd_endpoints, namespace) as c:
             for task_id in await resolve(c, task_ids):
                 t = await c.cancel(task_id)
                 note = "" if t.terminal else " (cancel requested; the worker is stopping it)"
@@ -95,7 +96,7 @@ def retry(task_ids: tuple[str, ...], etcd_endpoints: str, namespace: str) -> Non
     """Re-queue dead tasks with a fresh retry budget."""
 
     async def run() -> None:
-        async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
+        async with one_shot_client(etcd_endpoints, namespace) as c:
             for task_id in await resolve(c, task_ids):
                 t = await c.retry(task_id)
                 click.echo(f"{t.id} {t.state.value}")
@@ -112,7 +113,7 @@ def wait(task_ids: tuple[str, ...], etcd_endpoints: str, namespace: str,
     """Block until the tasks finish; exit 1 if any ends dead or cancelled."""
 
     async def run() -> int:
-        async with AsyncClient(etcd_endpoints, namespace=namespace) as c:
+        async with one_shot_client(etcd_endpoints, namespace) as c:
             done = await c.wait(await resolve(c, task_ids), timeout=timeout)
         for t in done:
             click.echo(f"{t.id} {t.state.value}")

@@ -38,9 +38,12 @@ class AsyncClient:
 
     def __init__(self, endpoints: str | Sequence[str] = "localhost:2379", *,
                  namespace: str = "default", prefix: str = "/kubetask/",
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, connect_timeout: float | None = None) -> None:
+        """`connect_timeout`: connect() fails unless etcd answers within it (default: no
+        check; the first call waits for etcd up to `timeout`)."""
         self.keys = Keyspace(prefix, validate_name("namespace", namespace))
-        self.store = Store(parse_endpoints(endpoints), timeout=timeout)
+        self.store = Store(parse_endpoints(endpoints), timeout=timeout,
+                           connect_timeout=connect_timeout)
         self.producer = Producer(self.store, self.keys)
         self.reader = Reader(self.store, self.keys)
         self.queue_configs = QueueConfigs(self.store, self.keys)

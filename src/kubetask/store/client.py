@@ -230,9 +230,13 @@ class Store:
     try's outcome was unknown, reads back what happened (DESIGN.md §2.3).
     """
 
-    def __init__(self, endpoints: Sequence[str], *, timeout: float = 5.0) -> None:
+    def __init__(self, endpoints: Sequence[str], *, timeout: float = 5.0,
+                 connect_timeout: float | None = None) -> None:
         self.endpoints = list(endpoints)
         self.timeout = timeout
+        # When set, start() fails fast unless a connection is up within it (one-shot CLI
+        # commands); unset, the first call waits for etcd up to `timeout` (and retries).
+        self.connect_timeout = connect_timeout
         self._target = channel_target(self.endpoints)
         self._channel: grpc.aio.Channel | None = None
         self._kv: Any = None
@@ -249,6 +253,19 @@ class Store:
         self._lease = pb.LeaseStub(self._channel)
         self._watch = pb.WatchStub(self._channel)
         self._maintenance = pb.MaintenanceStub(self._channel)
+        if self.connect_timeout is not None:
+            await self._wait_connected(self.connect_timeout)
+
+    async def _wait_connected(self, timeout: float) -> None:
+        assert self._channel is not None
+        try:
+            async with asyncio.timeout(timeout):
+                await self._channel.channel_ready()
+        except TimeoutError:
+            await self.stop()
+            raise StoreUnavailable(
+                f"no connection within {timeout:g}s to {', '.join(self.endpoints)}; "
+                "is etcd running there?") from None
 
     async def stop(self) -> None:
         if self._channel is not None:
