@@ -21,3 +21,9 @@ def new_task_id() -> str:
         now = max(time.time_ns(), _last + 1)
         _last = now
     return f"{now:016x}{os.urandom(4).hex()}"
+
+
+def id_floor(epoch_seconds: float) -> str:
+    """The lowest id a task created at `epoch_seconds` can have: ids sort by creation time,
+    so the ids created in [t0, t1) are those from id_floor(t0) up to id_floor(t1)."""
+    return f"{int(epoch_seconds * 1e9):016x}"
