@@ -73,7 +73,9 @@ class Tally:
     since: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Written with every batch of ends: no dataclasses.asdict (several µs).
+        return {"succeeded": self.succeeded, "failed_attempts": self.failed_attempts,
+                "since": self.since}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Tally:

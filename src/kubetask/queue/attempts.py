@@ -131,14 +131,16 @@ class AttemptLog:
                             outcome: dict[str, bool], uncertain: bool) -> None:
         compares = [Compare.mod_revision(w.claim.key, w.claim.token) for w, _ in group]
         ops = [op for _, item_ops in group for op in item_ops]
-        succeeded = failed = 0
-        for write, _ in group:
-            s, f = _tallied(write)
-            succeeded, failed = succeeded + s, failed + f
         counts = None
-        if self.tally is not None and (succeeded or failed):
-            counts = self.tally.counts.plus(succeeded, failed)
-            ops.append(self.tally.put(counts))
+        if self.tally is not None:
+            succeeded = failed = 0
+            for write, _ in group:
+                s, f = _tallied(write)
+                succeeded += s
+                failed += f
+            if succeeded or failed:
+                counts = self.tally.counts.plus(succeeded, failed)
+                ops.append(self.tally.put(counts))
         result = await self.store.txn(compares, ops)
         if result.succeeded:
             if counts is not None and self.tally is not None:
