@@ -343,7 +343,7 @@ def _other_paths() -> dict[str, Schema]:
             "operationId": "getThroughput",
             "summary": "Recent throughput (what the dashboard's chart starts from)",
             "responses": {"200": _json(_ref("Throughput"), "Counts per 5 s, last 2 minutes."),
-                          "503": UNAVAILABLE}}},
+                          "400": BAD_INPUT, "503": UNAVAILABLE}}},
         "/api/v1/queues": {"get": {
             "operationId": "listQueues", "summary": "Queue names",
             "responses": {"200": _json(_ref("Queues"), "Queues that ever had a task."),

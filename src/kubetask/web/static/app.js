@@ -210,6 +210,7 @@ function renderQueues(queues) {
     const names = ["pending", null, "running", "succeeded", "retrying", "dead", "cancelled", "failed_attempts", "workers"];
     names.forEach((name, i) => { if (name) row.cells[i + 1].dataset.stat = name; });
     row.title = `${q.total} tasks in total`;
+    if (q.orphaned) row.cells[3].title = `${q.orphaned} of them held by workers that left (handed back shortly)`;
   }
   $("#queues-empty").hidden = queues.length > 0;
   $("#queues-sub").textContent = queues.length ? `${queues.length} queue${queues.length > 1 ? "s" : ""}` : "";
@@ -269,7 +270,7 @@ function renderWorkers(queues) {
   $("#workers-empty").hidden = workers.length > 0;
   const slots = workers.reduce((a, w) => a + w.capacity, 0);
   const busy = workers.reduce((a, w) => a + w.running, 0);
-  $("#workers-sub").textContent = workers.length ? `${workers.length} workers · ${busy} of ${slots} slots busy` : "";
+  $("#workers-sub").textContent = workers.length ? `${workers.length} worker${workers.length > 1 ? "s" : ""} · ${busy} of ${slots} slots busy` : "";
 }
 
 function applyStats(stats) {
