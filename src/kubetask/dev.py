@@ -238,9 +238,9 @@ class DevSystem:
             d = q.to_dict()
             self.running += d["running"]
             parts.append(f"[{d['queue']}] pending {d['pending']} running {d['running']} "
-                         f"succeeded {d['succeeded']} failed {d['failed']} retrying "
-                         f"{d['retrying']} dead {d['dead']} cancelled {d['cancelled']} "
-                         f"workers {d['workers']}")
+                         f"succeeded {d['succeeded']} retrying {d['retrying']} dead "
+                         f"{d['dead']} cancelled {d['cancelled']} (failed attempts "
+                         f"{d['failed_attempts']}) workers {d['workers']}")
         return " | ".join(parts)
 
 

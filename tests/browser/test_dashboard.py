@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
+import signal
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -211,3 +214,122 @@ async def test_dashboard_screenshot(page: async_api.Page, client: AsyncClient,
         await expect(page.locator("#detail-state")).not_to_be_empty(timeout=TIMEOUT)
         await page.screenshot(path=str(ARTIFACTS / "dashboard-task.png"))
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+async def test_failed_attempts_sit_apart_from_the_task_states(page: async_api.Page,
+                                                              client: AsyncClient,
+                                                              system: InProcessSystem) -> None:
+    await system.scheduler()
+    await system.worker(node_id="worker-a")
+    doomed = await client.submit("no-such-type", name="doomed", max_retries=0)
+    await client.wait([doomed.id], timeout=30)
+
+    card = page.locator("#totals [data-total=failed_attempts]")
+    await expect(card.locator(".label")).to_have_text("Failed attempts")
+    await expect(card.locator(".value")).to_have_text("1", timeout=TIMEOUT)
+    await expect(queue_cell(page, "default", "failed_attempts")).to_have_text("1",
+                                                                             timeout=TIMEOUT)
+    await expect(page.locator("#queues thead th.attempts")).to_have_text("Failed attempts")
+    await expect(page.locator("[data-total=failed], [data-stat=failed]")).to_have_count(0)
+    # Among the queue's columns the state counts come first, the attempts after them.
+    headers = [h.strip().lower() for h in await page.locator("#queues thead th").all_inner_texts()]
+    assert headers.index("failed attempts") > headers.index("cancelled")
+    # It is no state a task can be filtered by.
+    states = await page.locator("#filters [name=state] option").all_inner_texts()
+    assert "failed" not in states and "failed attempts" not in states
+    figure = page.locator("[data-worker=worker-a] [data-figure=failed_attempts]")
+    await expect(figure).to_contain_text("1failed attempts", timeout=TIMEOUT)
+    await expect(page.locator("#workers-sub ~ .note")).to_contain_text("since each worker started")
+
+
+async def test_worker_cards_use_the_width_and_busy_slots_are_not_red(
+        page: async_api.Page, client: AsyncClient, system: InProcessSystem) -> None:
+    await system.scheduler()
+    for name in ("worker-1", "worker-2", "worker-3"):
+        await system.worker(node_id=name, max_concurrent=2)
+    slow = await client.submit_many([TaskSpec("echo", {"duration": 30}, name=f"slow-{i}")
+                                     for i in range(6)])
+    full = page.locator("[data-worker=worker-1] [data-meter=slots] .v")
+    await expect(full).to_have_text("2 / 2", timeout=TIMEOUT)
+
+    boxes = [await page.locator(f"[data-worker=worker-{i}]").bounding_box() for i in (1, 2, 3)]
+    grid = await page.locator("#workers").bounding_box()
+    assert grid is not None and all(b is not None for b in boxes)
+    right = max(b["x"] + b["width"] for b in boxes if b is not None)
+    assert right >= grid["x"] + grid["width"] - 2, (boxes, grid)  # the row is filled
+    fill = page.locator("[data-worker=worker-1] [data-meter=slots] .bar span")
+    colour = await fill.evaluate("e => getComputedStyle(e).backgroundColor")
+    error = await page.evaluate("""() => {
+        const probe = document.createElement("i");
+        probe.style.color = "var(--bad)";
+        document.body.append(probe);
+        const c = getComputedStyle(probe).color;
+        probe.remove();
+        return c;
+    }""")
+    assert colour != error, "a full slot bar is drawn in the error colour"
+    for task in slow:
+        await client.cancel(task.id)
+
+
+async def test_the_chart_opens_with_the_last_two_minutes(page: async_api.Page,
+                                                         client: AsyncClient,
+                                                         system: InProcessSystem) -> None:
+    await system.scheduler()
+    await system.worker(node_id="worker-1")
+    async with steady_load(client):
+        await asyncio.sleep(8)  # history the page has not seen
+        await page.reload()
+        chart = page.locator("#chart")
+        await expect(chart).to_have_attribute("data-points", re.compile(r"\d+"), timeout=TIMEOUT)
+        # At most one live point a second, after 4 s: these come from the server's history.
+        points = int(await chart.get_attribute("data-points") or 0)
+        span = int(await chart.get_attribute("data-span") or 0)
+    assert points >= 10 and span >= 60, (points, span)
+
+
+async def test_a_task_id_can_be_copied_whole(page: async_api.Page, client: AsyncClient) -> None:
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    task = await client.submit("echo", queue="parked", name="copy-me")
+    row = page.locator(f'#tasks tr[data-id="{task.id}"]')
+    await expect(row).to_be_visible(timeout=TIMEOUT)
+    assert task.id not in await row.locator("td.id").inner_text()  # shown shortened
+    await expect(row.locator("td.id")).to_have_attribute("title", task.id)
+    await row.hover()
+    await row.locator(".copy-id").click()
+    assert await page.evaluate("navigator.clipboard.readText()") == task.id
+    await expect(page.locator("#detail")).not_to_be_visible()  # copying opens nothing
+    await page.evaluate("navigator.clipboard.writeText('')")
+    await row.click()
+    await expect(page.locator("#detail-id")).to_have_text(task.id, timeout=TIMEOUT)
+    await page.locator("#detail-copy").click()
+    await expect(page.locator(".toast").last).to_contain_text(task.id, timeout=TIMEOUT)
+    assert await page.evaluate("navigator.clipboard.readText()") == task.id
+
+
+async def test_a_screenshot_with_a_virtual_time_budget_returns(
+        dashboard: str, client: AsyncClient, system: InProcessSystem, tmp_path: Path) -> None:
+    """`chromium --virtual-time-budget` waits for open requests; the live event stream never
+    ends, so the page must notice the stopped clock and poll instead."""
+    await system.scheduler()
+    await system.worker(node_id="worker-1")
+    done = await client.submit_many([TaskSpec("echo", {"duration": 0}) for _ in range(3)])
+    await client.wait([t.id for t in done], timeout=30)
+    shot = tmp_path / "shot.png"
+    browser = await asyncio.create_subprocess_exec(
+        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+        f"--screenshot={shot}", "--window-size=1400,900", dashboard,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        start_new_session=True)
+    try:
+        async with asyncio.timeout(60):
+            _, stderr = await browser.communicate()
+    except TimeoutError:
+        pytest.fail("chromium --virtual-time-budget=5000 --screenshot did not return in 60 s")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(browser.pid, signal.SIGKILL)  # its helper processes too
+        await browser.wait()
+    assert browser.returncode == 0, stderr.decode()[-2000:]
+    assert shot.stat().st_size > 10_000

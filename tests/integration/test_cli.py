@@ -76,7 +76,7 @@ def test_seed_commands_run_tasks_end_to_end(tmp_path: Path, cli_env: dict[str, s
     assert {w["id"] for w in stats["worker_stats"]} == {"worker-1", "worker-2"}
     for w in stats["worker_stats"]:
         assert {"running", "capacity", "cpu_percent", "memory_percent", "succeeded",
-                "failed"} <= set(w)
+                "failed_attempts", "counted_since"} <= set(w)
         assert w["memory_percent"] > 0  # the worker process's own reading (psutil)
     text = run_cli(["stats"], cli_env).stdout
     assert "QUEUE" in text and "worker-1" in text

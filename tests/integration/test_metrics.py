@@ -124,7 +124,7 @@ async def test_scheduler_and_worker_metrics_match_a_mixed_workload(
     assert total(samples, "kubetask_worker_tasks_started_total") == truth.attempts
     assert total(samples, "kubetask_worker_tasks_succeeded_total") == truth.succeeded
     assert total(samples, "kubetask_worker_tasks_succeeded_total", type="echo") == 6
-    assert total(samples, "kubetask_worker_tasks_failed_total") == truth.failed == 7
+    assert total(samples, "kubetask_worker_failed_attempts_total") == truth.failed == 7
     assert total(samples, "kubetask_worker_tasks_retried_total") == truth.retried
     assert total(samples, "kubetask_worker_tasks_dead_total") == truth.dead
     assert total(samples, "kubetask_worker_tasks_cancelled_total") == truth.cancelled == 1

@@ -49,16 +49,23 @@ def stats(etcd_endpoints: str, namespace: str, queue: str | None, as_json: bool,
 def render(data: list[dict[str, Any]]) -> str:
     if not data:
         return "no queues yet (submit a task first)"
-    out = [table(["QUEUE", "TOTAL", "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "RETRYING",
-                  "DEAD", "CANCELLED", "WORKERS", "LEADER"],
+    # Tasks by state first (each task is in one); failed attempts apart: attempts, not tasks.
+    out = [table(["QUEUE", "TOTAL", "PENDING", "RUNNING", "SUCCEEDED", "RETRYING", "DEAD",
+                  "CANCELLED", "FAILED ATTEMPTS", "WORKERS", "LEADER"],
                  [[q["queue"], q["total"], q["pending"], q["running"], q["succeeded"],
-                   q["failed"], q["retrying"], q["dead"], q["cancelled"], q["workers"],
+                   q["retrying"], q["dead"], q["cancelled"], q["failed_attempts"], q["workers"],
                    q["leader"] or "-"] for q in data])]
+    out += [f"{q['queue']}: {q['orphaned']} running tasks of workers that left (handed back "
+            "by the scheduler shortly)" for q in data if q.get("orphaned")]
     rows = [[q["queue"], w["id"], w["state"], f"{w['running']}/{w['capacity']}", w["weight"],
              f"{w['cpu_percent']:.1f}", f"{w['memory_percent']:.1f}", w["succeeded"],
-             w["failed"], age(w["last_heartbeat"])]
+             w["failed_attempts"], age(w["counted_since"]), age(w["last_heartbeat"])]
             for q in data for w in q["worker_stats"]]
     if rows:
         out += ["", table(["QUEUE", "WORKER", "STATE", "RUNNING", "WEIGHT", "CPU%", "MEM%",
-                           "SUCCEEDED", "FAILED", "HEARTBEAT"], rows)]
+                           "SUCCEEDED", "FAILED ATTEMPTS", "SINCE", "HEARTBEAT"], rows)]
+    out += ["", f"One snapshot, at etcd revision {data[0]['revision']}. Queue counts cover the "
+            "stored tasks (finished ones are kept for the retention period);",
+            "a worker's SUCCEEDED and FAILED ATTEMPTS count since it started (SINCE ago); "
+            "RUNNING: assigned to it or running."]
     return "\n".join(out)

@@ -11,11 +11,20 @@ from typing import Any
 
 from kubetask.client.feed import TaskFeed
 from kubetask.client.spec import TaskSpec
-from kubetask.client.stats import QueueStats
+from kubetask.client.stats import QueueStats, Throughput, history_window, throughput_of
 from kubetask.errors import AmbiguousTaskId, TaskNotFound, ValidationError
-from kubetask.model import TASK_ID_LENGTH, QueueConfig, Task, TaskState, parse_task_id, validate_name
-from kubetask.queue import Producer, QueueConfigs, Reader
-from kubetask.store import Election, Get, Keyspace, Store
+from kubetask.model import (
+    HISTORY_BUCKET_SECONDS,
+    HISTORY_BUCKETS,
+    TASK_ID_LENGTH,
+    QueueConfig,
+    Task,
+    TaskState,
+    parse_task_id,
+    validate_name,
+)
+from kubetask.queue import Producer, QueueConfigs, Reader, SnapshotReader
+from kubetask.store import Get, Keyspace, Store
 
 _CANDIDATES_SHOWN = 5  # ids an ambiguous prefix's error lists
 
@@ -138,16 +147,18 @@ class AsyncClient:
         return await self.reader.queues()
 
     async def stats(self, queue: str | None = None) -> builtins.list[QueueStats]:
-        queues = [queue] if queue is not None else await self.reader.queues()
-        out = []
-        for q in queues:
-            counts = await self.reader.counts(q)
-            workers = await self.reader.workers(q)
-            leader = await Election(self.store, self.keys.election(q), lease=0,
-                                    value=b"").leader()
-            config = await self.queue_configs.get(q)
-            out.append(QueueStats(counts, workers, leader.decode() if leader else None, config))
-        return out
+        """Each queue's figures (or `queue`'s), all read at one etcd revision."""
+        snapshots = await SnapshotReader(self.store, self.keys).read(
+            None if queue is None else [validate_name("queue", queue)])
+        return [QueueStats.of(s) for s in snapshots]
+
+    async def throughput(self) -> Throughput:
+        """Tasks submitted, succeeded and failed attempts per 5 s over the last 2 minutes."""
+        now = time.time()
+        stats = await self.stats()
+        first, end = history_window(stats, now, HISTORY_BUCKETS)
+        edges = [b * HISTORY_BUCKET_SECONDS for b in range(first, end + 1)]
+        return throughput_of(stats, (first, end), await self.reader.created(edges))
 
     async def wait(self, task_ids: Sequence[str], *, timeout: float | None = None) -> builtins.list[Task]:
         """Block until every task is terminal; returns them in the given order."""

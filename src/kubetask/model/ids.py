@@ -48,3 +48,9 @@ def parse_task_id(value: object) -> str:
         raise ValidationError(f"task id prefix {value!r} is too short: give at least "
                               f"{MIN_TASK_ID_PREFIX} of the id's {TASK_ID_LENGTH} characters")
     return text
+
+
+def id_floor(epoch_seconds: float) -> str:
+    """The lowest id a task created at `epoch_seconds` can have: ids sort by creation time,
+    so the ids created in [t0, t1) are those from id_floor(t0) up to id_floor(t1)."""
+    return f"{int(epoch_seconds * 1e9):016x}"

@@ -1,10 +1,11 @@
 """Priority queue semantics on the store: submit, dispatch, attempts, reads."""
 
-from kubetask.queue.attempts import AttemptLog, Claim, Write
+from kubetask.queue.attempts import AttemptLog, Claim, WorkerTally, Write
 from kubetask.queue.config import QueueConfigs
 from kubetask.queue.dispatch import MAX_LOST, Dispatcher, Pending, Placement
 from kubetask.queue.producer import Producer
 from kubetask.queue.reader import QueueCounts, Reader
+from kubetask.queue.snapshot import QueueSnapshot, SnapshotReader
 
 __all__ = [
     "MAX_LOST",
@@ -16,6 +17,9 @@ __all__ = [
     "Producer",
     "QueueConfigs",
     "QueueCounts",
+    "QueueSnapshot",
     "Reader",
+    "SnapshotReader",
+    "WorkerTally",
     "Write",
 ]

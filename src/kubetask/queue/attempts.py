@@ -3,6 +3,10 @@
 A claim is the assignment key and the revision it was written at (its fencing token).
 The assignment lives under the worker's lease: if the worker stalls past its TTL, the key
 is gone, every compare on it fails, and nothing the stale attempt says is accepted.
+
+Each transaction that ends attempts also rewrites the worker's tally (its succeeded and
+failed-attempt counts, one key under its lease): one more operation per batch, none per
+task, and the tally moves at exactly the revisions the queue's indexes move.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kubetask.model import Task, TaskState
+import orjson
+
+from kubetask.model import Tally, Task, TaskState
 from kubetask.queue import codec
 from kubetask.queue.batching import MAX_TXN_BYTES, MAX_TXN_OPS
 from kubetask.store import Compare, Delete, Keyspace, Op, Put, Store
@@ -37,13 +43,35 @@ class Write:
     cancel_requested: bool = False
 
 
+@dataclass(slots=True)
+class WorkerTally:
+    """The worker's committed tally and where it is written (the key under its lease).
+    Owned by the worker (it outlives a session); the lease is that of the session."""
+
+    key: str
+    counts: Tally
+    lease: int = 0
+
+    def put(self, counts: Tally) -> Put:
+        return Put(self.key, orjson.dumps(counts.to_dict()), lease=self.lease)
+
+
+def _tallied(write: Write) -> tuple[int, int]:
+    """(succeeded, failed attempts) that `write` adds to its worker's tally: exactly when it
+    writes a `done/succeeded` key or a failure key."""
+    succeeded = write.final and write.after.state is TaskState.SUCCEEDED
+    return int(succeeded), int(write.failed)
+
+
 class AttemptLog:
     """Commits starts and ends of attempts for one worker, many per transaction."""
 
-    def __init__(self, store: Store, keys: Keyspace, worker: str) -> None:
+    def __init__(self, store: Store, keys: Keyspace, worker: str,
+                 tally: WorkerTally | None = None) -> None:
         self.store = store
         self.keys = keys
         self.worker = worker
+        self.tally = tally
 
     def _ops(self, write: Write) -> list[Op]:
         task = write.after
@@ -77,16 +105,20 @@ class AttemptLog:
         return (now.state, now.attempts, now.worker, now.finished_at) == (
             write.after.state, write.after.attempts, write.after.worker, write.after.finished_at)
 
-    async def commit(self, writes: Sequence[Write]) -> set[str]:
-        """Commit `writes`. Returns the ids of the tasks whose claim was stale: nothing of
-        theirs was written."""
-        stale: set[str] = set()
+    async def commit(self, writes: Sequence[Write], outcome: dict[str, bool], *,
+                     uncertain: bool = False) -> None:
+        """Commit `writes`, noting in `outcome` each task id's result once known: True
+        committed, False its claim was stale (nothing of it was written). On StoreError the
+        writes not in `outcome` have an unknown outcome: commit those again with
+        `uncertain` (a stale claim is then checked against the record: our own earlier
+        try may have landed)."""
         groups: list[list[tuple[Write, list[Op]]]] = [[]]
+        budget = MAX_TXN_OPS - (self.tally is not None)  # the tally's put
         ops_in, bytes_in = 0, 0
         for write in writes:
             ops = self._ops(write)
             size = sum(len(o.value) for o in ops if isinstance(o, Put))
-            if groups[-1] and (ops_in + len(ops) > MAX_TXN_OPS or bytes_in + size > MAX_TXN_BYTES):
+            if groups[-1] and (ops_in + len(ops) > budget or bytes_in + size > MAX_TXN_BYTES):
                 groups.append([])
                 ops_in, bytes_in = 0, 0
             groups[-1].append((write, ops))
@@ -94,22 +126,40 @@ class AttemptLog:
             bytes_in += size
         for group in groups:
             if group:
-                stale |= await self._commit_group(group)
-        return stale
+                await self._commit_group(group, outcome, uncertain)
 
-    async def _commit_group(self, group: list[tuple[Write, list[Op]]]) -> set[str]:
+    async def _commit_group(self, group: list[tuple[Write, list[Op]]],
+                            outcome: dict[str, bool], uncertain: bool) -> None:
         compares = [Compare.mod_revision(w.claim.key, w.claim.token) for w, _ in group]
         ops = [op for _, item_ops in group for op in item_ops]
+        counts = None
+        if self.tally is not None:
+            succeeded = failed = 0
+            for write, _ in group:
+                s, f = _tallied(write)
+                succeeded += s
+                failed += f
+            if succeeded or failed:
+                counts = self.tally.counts.plus(succeeded, failed)
+                ops.append(self.tally.put(counts))
         result = await self.store.txn(compares, ops)
         if result.succeeded:
-            return set()
-        if len(group) == 1:
-            write = group[0][0]
-            log.warning("task %s: claim %d is stale (lease expired or reassigned); "
-                        "dropping this attempt's %s", write.after.id, write.claim.token,
-                        write.after.state.value)
-            return {write.after.id}
-        stale: set[str] = set()
-        for item in group:
-            stale |= await self._commit_group([item])
-        return stale
+            if counts is not None and self.tally is not None:
+                self.tally.counts = counts
+            outcome.update((w.after.id, True) for w, _ in group)
+            return
+        if len(group) > 1:
+            for item in group:
+                await self._commit_group([item], outcome, uncertain)
+            return
+        write = group[0][0]
+        if uncertain and await self.landed(write):
+            # Our own earlier try landed (its answer was lost): its tally went with it.
+            if self.tally is not None:
+                self.tally.counts = self.tally.counts.plus(*_tallied(write))
+            outcome[write.after.id] = True
+            return
+        log.warning("task %s: claim %d is stale (lease expired or reassigned); "
+                    "dropping this attempt's %s", write.after.id, write.claim.token,
+                    write.after.state.value)
+        outcome[write.after.id] = False

@@ -19,7 +19,7 @@ class QueueConfigs:
         self.keys = keys
 
     async def get(self, queue: str) -> QueueConfig:
-        return _decode(await self.store.get(self.keys.queue_config(queue)))
+        return decode_config(await self.store.get(self.keys.queue_config(queue)))
 
     async def update(self, queue: str, **changes: Any) -> QueueConfig:
         """Set the given fields (None: leave as is); validated before anything is written."""
@@ -27,7 +27,7 @@ class QueueConfigs:
         key = self.keys.queue_config(queue)
         for _ in range(_RETRIES):
             kv = await self.store.get(key)
-            after = _decode(kv).merge(**changes)
+            after = decode_config(kv).merge(**changes)
             guard = Compare.absent(key) if kv is None else Compare.mod_revision(key, kv.mod_revision)
             result = await self.store.txn([guard], [
                 Put(key, orjson.dumps(after.to_dict())),
@@ -46,5 +46,6 @@ class QueueConfigs:
         await self.store.txn([], [Delete(self.keys.queue_config(queue))])
 
 
-def _decode(kv: KeyValue | None) -> QueueConfig:
+def decode_config(kv: KeyValue | None) -> QueueConfig:
+    """The config stored in `kv` (None: no config key, the defaults)."""
     return QueueConfig() if kv is None else QueueConfig.from_dict(orjson.loads(kv.value))

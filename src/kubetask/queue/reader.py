@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import builtins
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import orjson
 
 from kubetask.errors import TaskNotFound, ValidationError
-from kubetask.model import Priority, Task, TaskState, WorkerInfo
+from kubetask.model import Priority, Task, TaskState, WorkerInfo, id_floor
 from kubetask.queue import codec
-from kubetask.store import Get, Keyspace, Store
+from kubetask.store import Get, Keyspace, RangeResult, Store
 
 # Which index holds the tasks of each state (assigned and running share `active`).
 _INDEX = {
@@ -26,12 +28,16 @@ _INDEX = {
 
 @dataclass(frozen=True, slots=True)
 class QueueCounts:
+    """A queue's exact counts, read at one etcd revision. Tasks by state (each task in
+    one), except `failed_attempts`: attempts that failed, of tasks in any state. Finished
+    tasks and their failed attempts count until retention deletes them."""
+
     queue: str
     pending_by_priority: dict[str, int]
     running: int
     retrying: int
     succeeded: int
-    failed: int
+    failed_attempts: int  # attempts that failed (a count of attempts, not of tasks)
     dead: int
     cancelled: int
     workers: int
@@ -77,9 +83,13 @@ class Reader:
         return tasks
 
     async def queues(self) -> builtins.list[str]:
+        return (await self.queues_at())[0]
+
+    async def queues_at(self) -> tuple[builtins.list[str], int]:
+        """The queues' names, and the revision they were read at."""
         result = await self.store.range_all(Get(self.keys.queues(), prefix=True, keys_only=True))
         return sorted({self.keys.queue_of(kv.key) for kv in result.kvs
-                       if kv.key.endswith("/meta")})
+                       if kv.key.endswith("/meta")}), result.revision
 
     async def list(self, *, queue: str | None = None, state: TaskState | None = None,
                    limit: int = 100, after: str | None = None) -> builtins.list[Task]:
@@ -112,20 +122,37 @@ class Reader:
         result = await self.store.range(get, limit=limit, descend=True)
         return [codec.load(kv.value) for kv in result.kvs]
 
+    def count_gets(self, queue: str, revision: int = 0) -> builtins.list[Get]:
+        """The reads behind QueueCounts (count_only, at `revision`; 0: the latest)."""
+        k = self.keys
+        prefixes = [k.pending_priority(queue, p) for p in range(4)] + [
+            k.active_all(queue), k.delayed_all(queue), k.done_state(queue, "succeeded"),
+            k.failures(queue), k.done_state(queue, "dead"), k.done_state(queue, "cancelled"),
+            k.workers(queue)]
+        return [Get(p, prefix=True, count_only=True, revision=revision) for p in prefixes]
+
+    @staticmethod
+    def counts_of(queue: str, responses: Sequence[RangeResult | int | None],
+                  revision: int) -> QueueCounts:
+        """QueueCounts from the answers to count_gets, in their order."""
+        values = [r.count if isinstance(r, RangeResult) else 0 for r in responses]
+        by_priority = {Priority(p).name.lower(): values[p] for p in range(4)}
+        running, retrying, succeeded, failed_attempts, dead, cancelled, workers = values[4:11]
+        return QueueCounts(queue, by_priority, running, retrying, succeeded, failed_attempts,
+                           dead, cancelled, workers, revision=revision)
+
     async def counts(self, queue: str) -> QueueCounts:
         """Exact figures for one queue, read at one revision in one round trip."""
-        base = self.keys.queue(queue)
-        names = [f"pending/{3 - p}/" for p in range(4)] + [
-            "active/", "delayed/", "done/succeeded/", "failures/", "done/dead/",
-            "done/cancelled/", "workers/"]
-        result = await self.store.txn([], [Get(base + n, prefix=True, count_only=True)
-                                           for n in names])
-        values = [r.count if r is not None and not isinstance(r, int) else 0
-                  for r in result.responses]
-        by_priority = {Priority(p).name.lower(): values[p] for p in range(4)}
-        running, retrying, succeeded, failed, dead, cancelled, workers = values[4:]
-        return QueueCounts(queue, by_priority, running, retrying, succeeded, failed, dead,
-                           cancelled, workers, revision=result.revision)
+        result = await self.store.txn([], self.count_gets(queue))
+        return self.counts_of(queue, result.responses, result.revision)
+
+    async def created(self, edges: Sequence[float]) -> builtins.list[int]:
+        """How many tasks (still stored) were created in each [edges[i], edges[i + 1])
+        (epoch seconds): ids sort by creation time, so one count per id range."""
+        gets = [Get(self.keys.task(id_floor(a)), end=self.keys.task(id_floor(b)),
+                    count_only=True) for a, b in itertools.pairwise(edges)]
+        result = await self.store.txn([], gets)
+        return [r.count if isinstance(r, RangeResult) else 0 for r in result.responses]
 
     async def workers(self, queue: str) -> builtins.list[WorkerInfo]:
         result = await self.store.range_all(Get(self.keys.workers(queue), prefix=True))

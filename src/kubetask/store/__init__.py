@@ -12,7 +12,7 @@ from kubetask.store.client import (
     TxnResult,
     retrying,
 )
-from kubetask.store.election import Election
+from kubetask.store.election import Election, leader_of
 from kubetask.store.keys import Keyspace, prefix_end
 from kubetask.store.lease import LeaseKeeper
 from kubetask.store.watch import Event, Watch
@@ -32,6 +32,7 @@ __all__ = [
     "Store",
     "TxnResult",
     "Watch",
+    "leader_of",
     "prefix_end",
     "retrying",
 ]

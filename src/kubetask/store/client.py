@@ -77,6 +77,7 @@ class Get:
     keys_only: bool = False
     count_only: bool = False
     end: str | None = None  # explicit exclusive range end (instead of `prefix`)
+    revision: int = 0  # read as of this revision (0: the latest); pins a snapshot across txns
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +148,9 @@ def _kv(raw: Any) -> KeyValue:
 
 def _range_request(get: Get, *, limit: int = 0, revision: int = 0,
                    descend: bool = False, serializable: bool = False) -> Any:
-    request = pb.RangeRequest(key=get.key.encode(), limit=limit, revision=revision,
-                              keys_only=get.keys_only, count_only=get.count_only,
-                              serializable=serializable)
+    request = pb.RangeRequest(key=get.key.encode(), limit=limit,
+                              revision=revision or get.revision, keys_only=get.keys_only,
+                              count_only=get.count_only, serializable=serializable)
     if get.end is not None:
         request.range_end = get.end.encode()
     elif get.prefix:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from kubetask.errors import NotLeader
-from kubetask.store.client import Compare, Delete, Get, Put, Store
+from kubetask.store.client import Compare, Delete, Get, KeyValue, Put, Store
 from kubetask.store.watch import Watch
 
 log = logging.getLogger(__name__)
@@ -64,12 +64,16 @@ class Election:
 
     async def leader(self) -> bytes | None:
         """The current leader's value (None when nobody campaigns)."""
-        candidates = await self._store.range(Get(self.prefix, prefix=True))
-        if not candidates.kvs:
-            return None
-        return min(candidates.kvs, key=lambda kv: kv.create_revision).value
+        return leader_of((await self._store.range(Get(self.prefix, prefix=True))).kvs)
 
     async def resign(self) -> None:
         if self.revision:
             await self._store.txn([self.fence()], [Delete(self.key)])
             self.revision = 0
+
+
+def leader_of(candidates: list[KeyValue]) -> bytes | None:
+    """The leader's value among the candidates' keys (None when nobody campaigns)."""
+    if not candidates:
+        return None
+    return min(candidates, key=lambda kv: kv.create_revision).value

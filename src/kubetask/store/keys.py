@@ -8,10 +8,13 @@ Layout under `<prefix><namespace>/` (names are validated: they never contain `/`
     q/<queue>/active/<worker>/<id>         assigned or running on <worker>
     q/<queue>/done/<state>/<id>            finished (succeeded, dead, cancelled)
     q/<queue>/workers/<worker>             membership and load, under the worker's lease
+    q/<queue>/tally/<worker>               the worker's succeeded and failed-attempt counts,
+                                           written with its ends, under its lease
     q/<queue>/leader/<lease-hex>           election candidates; lowest create revision leads
     q/<queue>/meta                         queue marker (so queues can be listed)
     q/<queue>/config                       the queue's defaults (retry policy), JSON
-    q/<queue>/failures/<id>.<attempt>      one key per failed attempt (exact counts, no hot key)
+    q/<queue>/failures/<id>.<n>            one key per failed attempt, n its place in the task's
+                                           history (exact counts, no hot key)
     q/<queue>/idem/<key>                   idempotency key -> task id
     assign/<worker>/<id>                   an assignment, under the worker's lease (fencing token)
     cancel/<id>                            a cancel request for an assigned or running task
@@ -112,6 +115,15 @@ class Keyspace:
 
     def worker(self, queue: str, worker: str) -> str:
         return f"{self.queue(queue)}workers/{worker}"
+
+    def tallies(self, queue: str) -> str:
+        return f"{self.queue(queue)}tally/"
+
+    def tally(self, queue: str, worker: str) -> str:
+        return f"{self.queue(queue)}tally/{worker}"
+
+    def worker_of_tally(self, key: str) -> str:
+        return key.rsplit("/", 1)[1]
 
     def failures(self, queue: str) -> str:
         return f"{self.queue(queue)}failures/"

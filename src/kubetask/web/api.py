@@ -119,6 +119,14 @@ async def stats(request: web.Request) -> web.Response:
     return json_response(stats_body(client.keys.namespace, await client.stats(queue)))
 
 
+@routes.get("/api/v1/throughput")
+async def throughput(request: web.Request) -> web.Response:
+    if request.query:
+        raise ValidationError(f"unknown query parameter(s) {', '.join(sorted(request.query))}; "
+                              "this takes none")
+    return json_response((await request.app[CLIENT].throughput()).to_dict())
+
+
 @routes.get("/api/v1/queues")
 async def queues(request: web.Request) -> web.Response:
     return json_response({"queues": await request.app[CLIENT].queues()})

@@ -75,14 +75,17 @@ class PrometheusWorkerMetrics(WorkerMetrics):
         labels = ["queue", "type"]
 
         def counter(what: str, doc: str) -> Counter:
-            return Counter(f"kubetask_worker_tasks_{what}_total", doc, labels, registry=registry)
+            return Counter(f"kubetask_worker_{what}_total", doc, labels, registry=registry)
 
-        self._started = counter("started", "Attempts started.")
-        self._succeeded = counter("succeeded", "Attempts that succeeded (the task succeeded).")
-        self._failed = counter("failed", "Attempts that failed (then retried or dead).")
-        self._retried = counter("retried", "Failed attempts followed by a retry (backoff).")
-        self._dead = counter("dead", "Failed attempts that left the task dead (no retries left).")
-        self._cancelled = counter("cancelled", "Attempts stopped by a cancel request.")
+        self._started = counter("tasks_started", "Attempts started.")
+        self._succeeded = counter("tasks_succeeded",
+                                  "Attempts that succeeded (the task succeeded).")
+        # Attempts, not tasks: a task retried twice fails three attempts.
+        self._failed = counter("failed_attempts", "Attempts that failed (then retried or dead).")
+        self._retried = counter("tasks_retried", "Failed attempts followed by a retry (backoff).")
+        self._dead = counter("tasks_dead",
+                             "Failed attempts that left the task dead (no retries left).")
+        self._cancelled = counter("tasks_cancelled", "Attempts stopped by a cancel request.")
         self._wait = Histogram(
             "kubetask_worker_queue_wait_seconds",
             "Time from submission to the start of an attempt (queue wait).",
@@ -164,7 +167,8 @@ class QueueCollector(Collector):
         states = GaugeMetricFamily("kubetask_queue_tasks", "Tasks by state.",
                                    labels=["queue", "state"])
         failed = GaugeMetricFamily("kubetask_queue_failed_attempts",
-                                   "Failed attempts recorded for the queue.", labels=["queue"])
+                                   "Failed attempts (not tasks) of the queue's stored tasks.",
+                                   labels=["queue"])
         workers = GaugeMetricFamily("kubetask_queue_workers", "Registered workers.",
                                     labels=["queue"])
         capacity = GaugeMetricFamily("kubetask_queue_capacity_slots",
@@ -178,15 +182,16 @@ class QueueCollector(Collector):
                                  (TaskState.SUCCEEDED, c.succeeded), (TaskState.DEAD, c.dead),
                                  (TaskState.CANCELLED, c.cancelled)):
                 states.add_metric([c.queue, state.value], count)
-            failed.add_metric([c.queue], c.failed)
+            failed.add_metric([c.queue], c.failed_attempts)
             workers.add_metric([c.queue], len(s.workers))
-            capacity.add_metric([c.queue], sum(w.capacity for w in s.workers))
+            capacity.add_metric([c.queue], sum(w.info.capacity for w in s.workers))
         yield from (pending, states, failed, workers, capacity)
 
     def _worker_families(self) -> Iterator[Metric]:
         labels = ["queue", "worker"]
         running = GaugeMetricFamily("kubetask_worker_running_tasks",
-                                    "Tasks running on the worker (its own report).", labels=labels)
+                                    "Tasks assigned to or running on the worker (etcd's active "
+                                    "index).", labels=labels)
         capacity = GaugeMetricFamily("kubetask_worker_capacity_slots",
                                      "The worker's --max-concurrent.", labels=labels)
         cpu = GaugeMetricFamily("kubetask_worker_cpu_ratio", "CPU use of the worker (0-1).",
@@ -196,9 +201,10 @@ class QueueCollector(Collector):
         age = GaugeMetricFamily("kubetask_worker_heartbeat_age_seconds",
                                 "Time since the worker's last heartbeat.", labels=labels)
         for s in self._stats:
-            for w in s.workers:
+            for figures in s.workers:
+                w = figures.info
                 key = [w.queue, w.id]
-                running.add_metric(key, w.running)
+                running.add_metric(key, figures.running)
                 capacity.add_metric(key, w.capacity)
                 cpu.add_metric(key, w.cpu_percent / 100.0)
                 memory.add_metric(key, w.memory_percent / 100.0)

@@ -119,13 +119,25 @@ SCHEMAS: dict[str, Schema] = {
     "WorkerStats": {
         "type": "object",
         "required": ["id", "state", "running", "capacity", "cpu_percent", "memory_percent",
-                     "succeeded", "failed"],
+                     "succeeded", "failed_attempts", "counted_since"],
         "properties": {
             "id": {"type": "string"}, "state": {"type": "string", "enum": ["active", "draining"]},
-            "running": {"type": "integer"}, "capacity": {"type": "integer"},
+            "running": {"type": "integer", "description": "Tasks assigned to it or running on "
+                                                          "it (the queue's active index, at "
+                                                          "the snapshot's revision)."},
+            "capacity": {"type": "integer"},
             "weight": {"type": "integer"}, "cpu_percent": {"type": "number"},
-            "memory_percent": {"type": "number"}, "succeeded": {"type": "integer"},
-            "failed": {"type": "integer"}, "finished_last_minute": {"type": "integer"},
+            "memory_percent": {"type": "number"},
+            "succeeded": {"type": "integer", "description": "Tasks it ended succeeded, since "
+                                                            "counted_since."},
+            "failed_attempts": {"type": "integer", "description": "Attempts it ended failed, "
+                                                                  "since counted_since."},
+            "counted_since": {"type": "number", "description": "Epoch seconds: when the "
+                                                               "worker started counting (its "
+                                                               "start)."},
+            "finished_last_minute": {"type": "integer",
+                                     "description": "Attempts it ended in the last minute, "
+                                                    "as of its last heartbeat."},
             "last_heartbeat": {"type": "number", "description": "Epoch seconds."},
             "heartbeat_age_seconds": {"type": "number"}, "hostname": {"type": "string"},
             "pid": {"type": "integer"},
@@ -133,24 +145,52 @@ SCHEMAS: dict[str, Schema] = {
     },
     "QueueStats": {
         "type": "object",
-        "required": ["queue", "total", "pending", "pending_by_priority", "running", "succeeded",
-                     "failed", "retrying", "dead", "cancelled", "workers", "worker_stats"],
+        "description": "One queue at one etcd revision: running equals the workers' running "
+                       "plus orphaned; succeeded and failed_attempts equal the workers' sums "
+                       "when every task was ended by a worker still registered since it "
+                       "started and retention deleted none.",
+        "required": ["queue", "revision", "total", "pending", "pending_by_priority", "running",
+                     "orphaned", "succeeded", "retrying", "dead", "cancelled",
+                     "failed_attempts", "workers", "worker_stats"],
         "properties": {
-            "queue": {"type": "string"}, "total": {"type": "integer"},
+            "queue": {"type": "string"},
+            "revision": {"type": "integer", "description": "The etcd revision read."},
+            "total": {"type": "integer", "description": "Stored tasks, each in one state."},
             "pending": {"type": "integer"},
             "pending_by_priority": {
                 "type": "object", "additionalProperties": {"type": "integer"},
                 "description": "Keys: low, normal, high, urgent."},
-            "running": {"type": "integer"}, "succeeded": {"type": "integer"},
-            "failed": {"type": "integer", "description": "Failed attempts."},
+            "running": {"type": "integer", "description": "Tasks assigned to a worker or "
+                                                          "running."},
+            "orphaned": {"type": "integer", "description": "Of running: tasks of workers "
+                                                           "that left, handed back soon."},
+            "succeeded": {"type": "integer"},
             "retrying": {"type": "integer"}, "dead": {"type": "integer"},
             "cancelled": {"type": "integer"},
+            "failed_attempts": {"type": "integer",
+                                "description": "Failed attempts (not tasks, not a state) of "
+                                               "the stored tasks."},
             "workers": {"type": "integer", "description": "Number of workers."},
             "leader": _nullable({"type": "string"}), "capacity": {"type": "integer"},
             "throughput_per_minute": {"type": "integer"},
             "config": {"type": "object", "description": "The queue's retry defaults (set "
                                                         "fields of QueueConfig only)."},
             "worker_stats": {"type": "array", "items": _ref("WorkerStats")},
+        },
+    },
+    "Throughput": {
+        "type": "object",
+        "required": ["start", "bucket_seconds", "submitted", "succeeded", "failed_attempts"],
+        "description": "Counts per bucket, oldest first, over the last two minutes: tasks "
+                       "submitted (still stored), tasks succeeded and attempts failed (from "
+                       "the heartbeats of the workers registered now).",
+        "properties": {
+            "start": {"type": "number", "description": "Epoch seconds: the first bucket's "
+                                                       "start."},
+            "bucket_seconds": {"type": "integer"},
+            "submitted": {"type": "array", "items": {"type": "integer"}},
+            "succeeded": {"type": "array", "items": {"type": "integer"}},
+            "failed_attempts": {"type": "array", "items": {"type": "integer"}},
         },
     },
     "Stats": {
@@ -305,8 +345,13 @@ def _other_paths() -> dict[str, Schema]:
         "/api/v1/stats": {"get": {
             "operationId": "getStats", "summary": "Per-queue counts and worker figures",
             "parameters": [_query("queue", {"type": "string"}, "Only this queue.")],
-            "responses": {"200": _json(_ref("Stats"), "Exact counts, read at one revision "
-                                                      "per queue."),
+            "responses": {"200": _json(_ref("Stats"), "Exact counts, every queue read at "
+                                                      "one etcd revision."),
+                          "400": BAD_INPUT, "503": UNAVAILABLE}}},
+        "/api/v1/throughput": {"get": {
+            "operationId": "getThroughput",
+            "summary": "Recent throughput (what the dashboard's chart starts from)",
+            "responses": {"200": _json(_ref("Throughput"), "Counts per 5 s, last 2 minutes."),
                           "400": BAD_INPUT, "503": UNAVAILABLE}}},
         "/api/v1/queues": {"get": {
             "operationId": "listQueues", "summary": "Queue names",

@@ -72,23 +72,24 @@ class Committer:
             if not self._queued:
                 continue
             batch, self._queued = self._queued, {}
+            writes = [w for w, _ in batch.values()]
+            outcome: dict[str, bool] = {}
             delay = 0.05
             uncertain = False
             while True:
                 try:
-                    stale = await self._log.commit([w for w, _ in batch.values()])
-                    if uncertain:  # a stale claim may be our own first try having landed
-                        stale = {i for i in stale if not await self._log.landed(batch[i][0])}
+                    await self._log.commit([w for w in writes if w.after.id not in outcome],
+                                           outcome, uncertain=uncertain)
                     break
                 except StoreError as exc:
                     # Unknown outcome or etcd away: the same writes are fenced on their
                     # claims, so trying again can only commit them once.
                     log.warning("committing %d attempt writes failed (%s); retrying",
-                                len(batch), exc)
+                                len(writes) - len(outcome), exc)
                     uncertain = True
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 2.0)
             self.batches += 1
             for task_id, (_, future) in batch.items():
                 if not future.done():
-                    future.set_result(task_id not in stale)
+                    future.set_result(outcome.get(task_id, False))

@@ -24,17 +24,19 @@ from kubetask.model import (
     Attempt,
     QueueConfig,
     RetryPolicy,
+    Tally,
     Task,
     TaskState,
     WorkerInfo,
     WorkerState,
 )
 from kubetask.model.validation import encode_json
-from kubetask.queue import AttemptLog, Claim, QueueConfigs, Write
-from kubetask.store import Event, Get, Keyspace, LeaseKeeper, Store, Watch
+from kubetask.queue import AttemptLog, Claim, QueueConfigs, WorkerTally, Write
+from kubetask.store import Event, Get, Keyspace, LeaseKeeper, Put, Store, Watch
 from kubetask.worker.committer import Committer
 from kubetask.worker.executors import Executor, ExecutorRegistry, TaskContext
 from kubetask.worker.executors.base import call_async
+from kubetask.worker.history import EndHistory
 from kubetask.worker.load import LoadSampler
 from kubetask.worker.settings import WorkerSettings
 
@@ -91,10 +93,11 @@ class Worker:
         self.id = settings.node_id
         self.registry = registry or ExecutorRegistry()
         self.metrics = metrics or WorkerMetrics()
-        self.succeeded = 0
-        self.failed = 0
-        self._recent: collections.deque[float] = collections.deque()  # end times, last 60 s
         self.started_at = time.time()
+        # Succeeded and failed attempts as committed: written with each batch of ends.
+        self.tally = WorkerTally(keys.tally(settings.queue, self.id), Tally(since=self.started_at))
+        self._recent: collections.deque[float] = collections.deque()  # end times, last 60 s
+        self._history = EndHistory()
         self.registered = asyncio.Event()
         self._running: dict[str, _Running] = {}
         self._unended: set[_Running] = set()  # attempts started whose end is not yet submitted
@@ -158,14 +161,16 @@ class Worker:
 
     def info(self) -> WorkerInfo:
         cpu, memory = self._load.sample()
+        now = time.time()
+        start, succeeded, failed = self._history.window(now)
         return WorkerInfo(
             id=self.id, queue=self.settings.queue, capacity=self.settings.max_concurrent,
             weight=self.settings.weight,
             state=WorkerState.DRAINING if self._draining.is_set() else WorkerState.ACTIVE,
-            running=self.running, cpu_percent=cpu, memory_percent=memory,
-            succeeded=self.succeeded, failed=self.failed, hostname=socket.gethostname(),
-            pid=os.getpid(), started_at=self.started_at, heartbeat_at=time.time(),
-            types=self.registry.types, finished_last_minute=self.finished_last_minute())
+            cpu_percent=cpu, memory_percent=memory, hostname=socket.gethostname(),
+            pid=os.getpid(), started_at=self.started_at, heartbeat_at=now,
+            types=self.registry.types, finished_last_minute=self.finished_last_minute(),
+            history_start=start, succeeded_history=succeeded, failed_attempts_history=failed)
 
     async def _run(self) -> None:
         delay = 0.2
@@ -185,12 +190,13 @@ class Worker:
         lease = LeaseKeeper(self.store, self.settings.lease_ttl, name=f"worker {self.id}")
         await lease.start()
         self._lease = lease
-        attempts = AttemptLog(self.store, self.keys, self.id)
+        self.tally.lease = lease.id
+        attempts = AttemptLog(self.store, self.keys, self.id, self.tally)
         self._committer = Committer(attempts, others_running=self._attempts_not_ending)
         self._committer.start()
         watches: list[Watch] = []
         try:
-            await self._publish()
+            await self._register()
             async with asyncio.TaskGroup() as group:
                 cancels = await self.store.range_all(Get(self.keys.cancels(), prefix=True,
                                                          keys_only=True))
@@ -258,6 +264,14 @@ class Worker:
         self._on_cancel_events([Event(True, kv, None) for kv in cancels.kvs
                                 if self.keys.task_id_of(kv.key) not in self._cancels])
         return cancels.revision
+
+    async def _register(self) -> None:
+        """The worker record and its tally, under the session's lease. Later the tally is
+        written only by the committer, with ends: a heartbeat never carries counts."""
+        assert self._lease is not None
+        await self.store.txn([], [Put(self.keys.worker(self.settings.queue, self.id),
+                                      orjson.dumps(self.info().to_dict()), lease=self._lease.id),
+                                  self.tally.put(self.tally.counts)])
 
     async def _publish(self) -> None:
         assert self._lease is not None
@@ -514,10 +528,7 @@ class Worker:
                         task.id, self.id, task.attempts, after.state.value)
             return
         self._recent.append(now)
-        if after.state is TaskState.SUCCEEDED:
-            self.succeeded += 1
-        elif failed:
-            self.failed += 1
+        self._history.note(now, succeeded=after.state is TaskState.SUCCEEDED, failed=failed)
         self.metrics.finished(after, now - (started_at or now))
         level = logging.INFO if after.state is TaskState.SUCCEEDED else logging.WARNING
         log.log(level, "task %s (%s) attempt %d on worker %s: %s%s", task.id, task.type,
@@ -577,8 +588,8 @@ class Worker:
             await self._committer.stop()
         if self._lease is not None:
             await self._lease.stop(revoke=True)  # the worker key and any claim left go with it
-        log.info("worker %s stopped (succeeded %d, failed %d)", self.id, self.succeeded,
-                 self.failed)
+        log.info("worker %s stopped (succeeded %d, failed attempts %d)", self.id,
+                 self.tally.counts.succeeded, self.tally.counts.failed_attempts)
 
     async def _interrupt(self, running: _Running) -> None:
         """Shutdown timeout: stop the attempt and hand the task back now."""

@@ -16,6 +16,8 @@ const state = {
   detailId: null,
   refreshTimer: null,
   lastRefresh: 0,
+  source: null, // the EventSource, while live updates come from it
+  clock: { at: null, still: 0 }, // performance.now() at stats frames: does time pass?
 };
 
 let chart = null; // the ThroughputChart, made at start
@@ -29,7 +31,7 @@ function el(tag, props = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = String(value);
-    else if (key.startsWith("data-") || ["title", "type", "value", "tabindex", "role", "aria-label"].includes(key)) {
+    else if (key.startsWith("data-") || ["title", "type", "value", "tabindex", "role", "aria-label", "datetime"].includes(key)) {
       node.setAttribute(key, String(value));
     }
   }
@@ -78,6 +80,35 @@ function badge(value, look = value) {
 // An attempt's outcome, coloured like the task state closest to it.
 const OUTCOME_LOOK = { succeeded: "succeeded", failed: "dead", lost: "retrying", cancelled: "cancelled", "handed-back": "pending" };
 
+// --- copying ids ----------------------------------------------------------------------
+// The Clipboard API needs a secure context (https, or localhost); elsewhere the text is
+// selected and copied the old way.
+async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    try { await navigator.clipboard.writeText(text); return true; } catch (_) { /* fall back */ }
+  }
+  const area = el("textarea", { class: "offscreen" });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let done = false;
+  try { done = document.execCommand("copy"); } catch (_) { done = false; }
+  area.remove();
+  return done;
+}
+
+async function copyId(id) {
+  if (await copyText(id)) toast(`Copied ${id}`);
+  else toast(`Copy failed; the id is ${id}`, true);
+}
+
+function copyButton(id) {
+  const button = el("button", { type: "button", class: "copy-id", title: `Copy ${id}`, "aria-label": "Copy the task id", "data-copy": id }, "⧉");
+  button.addEventListener("click", (e) => { e.stopPropagation(); copyId(id); });
+  button.addEventListener("keydown", (e) => e.stopPropagation()); // Enter copies, not opens
+  return button;
+}
+
 function toast(message, bad = false) {
   const node = el("div", { class: bad ? "toast bad" : "toast", role: "status" }, message);
   $("#toasts").append(node);
@@ -123,7 +154,7 @@ function applyInfo(info) {
 
 // --- stats: totals, queues, workers, chart --------------------------------------------
 function totalsOf(queues) {
-  const keys = ["pending", "running", "succeeded", "failed", "retrying", "dead", "cancelled", "workers", "throughput_per_minute", "total"];
+  const keys = ["pending", "running", "succeeded", "retrying", "dead", "cancelled", "failed_attempts", "workers", "throughput_per_minute", "total"];
   const totals = Object.fromEntries(keys.map((k) => [k, 0]));
   for (const q of queues) for (const k of keys) totals[k] += q[k] || 0;
   return totals;
@@ -172,13 +203,14 @@ function renderQueues(queues) {
       el("span", { class: "sub", title: "The scheduler leading this queue" }, q.leader ? `led by ${q.leader}` : "no scheduler"),
       retryDefaults(q.config)),
     cell(q.pending), el("td", {}, priorityBar(q.pending_by_priority || {})),
-    cell(q.running), cell(q.succeeded), cell(q.retrying), cell(q.failed), cell(q.dead),
-    cell(q.cancelled), cell(q.workers))));
+    cell(q.running), cell(q.succeeded), cell(q.retrying), cell(q.dead), cell(q.cancelled),
+    cell(q.failed_attempts, "num attempts"), cell(q.workers))));
   for (const row of body.rows) {
     const q = queues.find((x) => x.queue === row.dataset.queue);
-    const names = ["pending", null, "running", "succeeded", "retrying", "failed", "dead", "cancelled", "workers"];
+    const names = ["pending", null, "running", "succeeded", "retrying", "dead", "cancelled", "failed_attempts", "workers"];
     names.forEach((name, i) => { if (name) row.cells[i + 1].dataset.stat = name; });
     row.title = `${q.total} tasks in total`;
+    if (q.orphaned) row.cells[3].title = `${q.orphaned} of them held by workers that left (handed back shortly)`;
   }
   $("#queues-empty").hidden = queues.length > 0;
   $("#queues-sub").textContent = queues.length ? `${queues.length} queue${queues.length > 1 ? "s" : ""}` : "";
@@ -194,34 +226,51 @@ function syncQueueChoices(names) {
   for (const name of names) if (!listed.has(name)) list.append(el("option", { value: name }));
 }
 
-function meter(label, fraction, text) {
+// A load bar. Busy slots are the point of a worker, not a fault: a full slot bar keeps a
+// calm colour; only memory near its limit turns amber, then red.
+function meter(label, fraction, text, alarm = false) {
   const fill = el("span");
   const f = Math.max(0, Math.min(1, fraction || 0));
   fill.style.width = `${(f * 100).toFixed(1)}%`;
-  if (f >= 0.9) fill.className = "full"; else if (f >= 0.7) fill.className = "hot";
+  if (alarm && f >= 0.95) fill.className = "full";
+  else if (alarm && f >= 0.8) fill.className = "hot";
+  else if (f >= 0.999) fill.className = "busy";
   return el("div", { class: "meter", "data-meter": label.toLowerCase() },
     el("span", {}, label), el("div", { class: "bar" }, fill), el("span", { class: "v" }, text));
+}
+
+function figure(name, value, label, title, look = "") {
+  return el("div", { class: `figure ${look}`.trim(), "data-figure": name, title },
+    el("b", {}, fmtNumber(value)), el("span", {}, label));
+}
+
+function workerCard(w) {
+  const since = new Date(w.counted_since * 1000).toISOString();
+  return el("div", { class: "worker", "data-worker": w.id },
+    el("div", { class: "worker-head" },
+      el("span", { class: "name", title: `${w.id} on ${w.hostname || "?"} (pid ${w.pid || "?"})` }, w.id),
+      el("span", { class: "chip" }, w.queue), badge(w.state)),
+    el("div", { class: "meters" },
+      meter("Slots", w.capacity ? w.running / w.capacity : 0, `${w.running} / ${w.capacity}`),
+      meter("CPU", (w.cpu_percent || 0) / 100, `${(w.cpu_percent || 0).toFixed(0)} %`),
+      meter("Memory", (w.memory_percent || 0) / 100, `${(w.memory_percent || 0).toFixed(0)} %`, true)),
+    el("div", { class: "figures" },
+      figure("succeeded", w.succeeded, "succeeded", "Tasks this worker ended succeeded, since it started", "ok"),
+      figure("failed_attempts", w.failed_attempts, "failed attempts", "Attempts this worker ended failed, since it started", w.failed_attempts ? "bad" : ""),
+      figure("per_minute", w.finished_last_minute, "ended / min", "Attempts it ended in the last minute")),
+    el("div", { class: "worker-foot" },
+      el("span", { class: "since", title: `Its succeeded and failed attempts count from its start, ${fmtTime(since)}` }, `started ${fmtAgo(since)}`),
+      el("span", { class: "age", title: "Time since the last heartbeat" }, `seen ${fmtDuration(w.heartbeat_age_seconds)} ago`)));
 }
 
 function renderWorkers(queues) {
   const workers = queues.flatMap((q) => (q.worker_stats || []).map((w) => ({ ...w, queue: q.queue })));
   workers.sort((a, b) => (a.queue + a.id).localeCompare(b.queue + b.id));
-  $("#workers").replaceChildren(...workers.map((w) => el("div", { class: "worker", "data-worker": w.id },
-    el("div", { class: "worker-head" },
-      el("span", { class: "name", title: `${w.id} on ${w.hostname || "?"} (pid ${w.pid || "?"})` }, w.id),
-      el("span", { class: "chip" }, w.queue), badge(w.state)),
-    meter("Slots", w.capacity ? w.running / w.capacity : 0, `${w.running} / ${w.capacity}`),
-    meter("CPU", (w.cpu_percent || 0) / 100, `${(w.cpu_percent || 0).toFixed(0)} %`),
-    meter("Memory", (w.memory_percent || 0) / 100, `${(w.memory_percent || 0).toFixed(0)} %`),
-    el("div", { class: "worker-foot" },
-      el("span", { class: "ok", title: "Attempts that succeeded" }, `${fmtNumber(w.succeeded)} ok`),
-      el("span", { class: w.failed ? "bad" : "", title: "Attempts that failed" }, `${fmtNumber(w.failed)} failed`),
-      el("span", { title: "Attempts finished in the last minute" }, `${fmtNumber(w.finished_last_minute)}/min`),
-      el("span", { class: "age", title: "Time since the last heartbeat" }, `seen ${fmtDuration(w.heartbeat_age_seconds)} ago`)))));
+  $("#workers").replaceChildren(...workers.map(workerCard));
   $("#workers-empty").hidden = workers.length > 0;
   const slots = workers.reduce((a, w) => a + w.capacity, 0);
   const busy = workers.reduce((a, w) => a + w.running, 0);
-  $("#workers-sub").textContent = workers.length ? `${workers.length} workers · ${busy} of ${slots} slots busy` : "";
+  $("#workers-sub").textContent = workers.length ? `${workers.length} worker${workers.length > 1 ? "s" : ""} · ${busy} of ${slots} slots busy` : "";
 }
 
 function applyStats(stats) {
@@ -267,7 +316,8 @@ function fillRow(row, t) {
   state.tasks.set(t.id, t);
   row.dataset.state = t.state;
   row.replaceChildren(
-    el("td", { class: "id", title: t.id }, t.id.slice(0, 8) + "…" + t.id.slice(-4)),
+    el("td", { class: "id", title: t.id, "data-id": t.id },
+      el("span", { class: "short" }, t.id.slice(0, 8) + "…" + t.id.slice(-4)), copyButton(t.id)),
     el("td", { class: "clip", title: t.name }, t.name),
     el("td", {}, t.queue),
     el("td", {}, t.type),
@@ -461,13 +511,52 @@ function setLive(mode, text) {
   $("#live-text").textContent = text;
 }
 
+// A browser whose clock stands still while a request is open (headless Chromium with
+// --virtual-time-budget, as for `--screenshot`) would wait forever for the event stream
+// to end. Such a browser shows itself by stats frames arriving while performance.now()
+// does not move; the page then closes the stream and polls instead (each poll ends).
+const STILL_FRAMES = 3;
+
+function clockStandsStill() {
+  const now = performance.now();
+  const clock = state.clock;
+  if (clock.at !== null && now - clock.at < 50) clock.still += 1;
+  else clock.still = 0;
+  clock.at = now;
+  return clock.still >= STILL_FRAMES;
+}
+
+function poll() {
+  setLive("polling", "polling");
+  let round = 0;
+  const tick = async () => {
+    try {
+      applyStats(await api("/api/v1/stats"));
+      if (round++ % 5 === 0) await loadTasks();
+    } catch (err) {
+      setLive("down", "retrying…");
+    }
+    setTimeout(tick, Math.max(1, state.info.stats_interval || 1) * 1000);
+  };
+  setTimeout(tick, 1000);
+}
+
 function connect() {
   const source = new EventSource("/api/v1/events");
+  state.source = source;
   source.addEventListener("open", () => setLive("live", "live"));
   source.addEventListener("error", () => setLive("down", "reconnecting…"));
   // hello comes once the server follows task changes: listing now misses nothing.
   source.addEventListener("hello", (e) => { applyInfo(JSON.parse(e.data)); loadTasks(); });
-  source.addEventListener("stats", (e) => { setLive("live", "live"); applyStats(JSON.parse(e.data)); });
+  source.addEventListener("stats", (e) => {
+    setLive("live", "live");
+    applyStats(JSON.parse(e.data));
+    if (clockStandsStill()) {
+      source.close();
+      state.source = null;
+      poll();
+    }
+  });
   source.addEventListener("tasks", (e) => applyTaskChanges(JSON.parse(e.data).tasks));
   source.addEventListener("resync", () => loadTasks());
   source.addEventListener("problem", (e) => {
@@ -490,6 +579,7 @@ function wire() {
   $("#older").addEventListener("click", () => { if (state.next) { state.pages.push(state.next); loadTasks(); } });
   $("#newer").addEventListener("click", () => { if (state.pages.length > 1) { state.pages.pop(); loadTasks(); } });
   $("#detail-close").addEventListener("click", () => $("#detail").close());
+  $("#detail-copy").addEventListener("click", () => { if (state.detailId) copyId(state.detailId); });
   $("#detail").addEventListener("close", () => { state.detailId = null; });
   $("#detail-cancel").addEventListener("click", () => act("cancel"));
   $("#detail-retry").addEventListener("click", () => act("retry"));
@@ -517,6 +607,8 @@ async function start() {
   chart.draw();
   try {
     applyInfo(await api("/api/v1/info"));
+    // The last two minutes so far, then a point per stats snapshot.
+    chart.seed(await api("/api/v1/throughput"));
     applyStats(await api("/api/v1/stats"));
   } catch (err) {
     const banner = $("#banner");

@@ -1,8 +1,11 @@
 // The throughput chart: rates per second computed from consecutive stats snapshots,
 // drawn on a canvas (no library). Submitted = growth of the task total; succeeded and
 // failed attempts = growth of their counts. Negative growth (retention) counts as zero.
+// It starts from the server's recent history (/api/v1/throughput: counts per 5 s), so
+// a freshly opened page shows the last two minutes, not a lone point at "now".
 
-const SERIES = [["submitted", "--info"], ["succeeded", "--ok"], ["failed", "--bad"]];
+const WINDOW = 5; // seconds a live rate is taken over
+const SERIES = [["submitted", "--info"], ["succeeded", "--ok"], ["failed_attempts", "--bad"]];
 
 function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -22,23 +25,45 @@ export class ThroughputChart {
   constructor(canvas, seconds = 120) {
     this.canvas = canvas;
     this.seconds = seconds;
-    this.points = []; // {t, submitted, succeeded, failed}: rates per second
-    this.last = null; // the previous snapshot's totals
+    this.points = []; // {t, submitted, succeeded, failed_attempts}: rates per second
+    this.recent = []; // the last snapshots' totals, {t, ...}, over about WINDOW seconds
   }
 
+  // Counts per bucket from the server: one point per bucket, at its end.
+  seed(history) {
+    const width = history.bucket_seconds;
+    const points = history.submitted.map((_, i) => {
+      const point = { t: history.start + (i + 1) * width };
+      for (const [k] of SERIES) point[k] = (history[k][i] || 0) / width;
+      return point;
+    });
+    const first = this.points.length ? this.points[0].t : Infinity;
+    this.points = [...points.filter((p) => p.t < first), ...this.points];
+  }
+
+  // A rate over the last WINDOW seconds of snapshots (as wide as the server's buckets),
+  // not over one second: tasks end in bursts, and 1 s differences are mostly noise.
   record(totals, time) {
-    const now = { t: new Date(time).getTime() / 1000, submitted: totals.total, succeeded: totals.succeeded, failed: totals.failed };
-    const prev = this.last;
-    this.last = now;
-    if (!prev || now.t <= prev.t) return;
+    const now = { t: new Date(time).getTime() / 1000, submitted: totals.total, succeeded: totals.succeeded, failed_attempts: totals.failed_attempts };
+    const latest = this.recent[this.recent.length - 1];
+    if (latest && now.t <= latest.t) return;
+    this.recent.push(now);
+    while (this.recent.length > 2 && this.recent[1].t <= now.t - WINDOW) this.recent.shift();
+    const prev = this.recent[0];
     const dt = now.t - prev.t;
-    const rate = (k) => Math.max(0, (now[k] - prev[k]) / dt);
-    this.points.push({ t: now.t, submitted: rate("submitted"), succeeded: rate("succeeded"), failed: rate("failed") });
+    if (dt < WINDOW * 0.8) return; // the page just opened: the server's history covers this
+    const point = { t: now.t };
+    for (const [k] of SERIES) point[k] = Math.max(0, (now[k] - prev[k]) / dt);
+    this.points.push(point);
     while (this.points.length && this.points[0].t < now.t - this.seconds) this.points.shift();
   }
 
   draw() {
     const canvas = this.canvas;
+    // What is drawn, for people and tests: points and the seconds they span.
+    const ps = this.points;
+    canvas.dataset.points = String(ps.length);
+    canvas.dataset.span = ps.length ? (ps[ps.length - 1].t - ps[0].t).toFixed(0) : "0";
     const ratio = window.devicePixelRatio || 1;
     const w = canvas.clientWidth, h = canvas.clientHeight;
     if (!w || !h) return;
