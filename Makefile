@@ -34,8 +34,13 @@ lint: venv ## ruff, mypy --strict, import-linter layer contracts
 unit: venv ## Unit tests only (no etcd)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-test: venv system-deps lint ## Everything: lint, unit, integration (real etcd), load, faults, browser
+test: venv system-deps lint ## Everything: lint, unit, integration (real etcd), load, faults, browser, soak (60 s)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+soak: venv ## 30 min of steady load on real processes; figures to bench/results/soak-30min.json
+	KUBETASK_SOAK_SECONDS=$${KUBETASK_SOAK_SECONDS:-1800} \
+	KUBETASK_SOAK_REPORT=$${KUBETASK_SOAK_REPORT:-bench/results/soak-30min.json} \
+	$(PY) -m pytest tests/soak -m soak -q -s $(PYTEST_ARGS)
 
 kube-tools: ## kube-apiserver and etcd 3.6 built from the Go module proxy into hack/bin (operator tests)
 	hack/kube-tools/build.sh
@@ -53,4 +58,4 @@ bench: bench-deps ## The full benchmark against Celery, Dramatiq and RQ; writes 
 clean: ## Remove the venv, caches and dev data
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .kubetask-dev
 
-.PHONY: help venv dev system-deps lint unit test bench-deps bench bench-quick clean
+.PHONY: help venv dev system-deps lint unit test soak bench-deps bench bench-quick clean
