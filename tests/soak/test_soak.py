@@ -68,6 +68,16 @@ async def observe(ledger: TaskLedger, sampler: Sampler, stop: asyncio.Event) -> 
         await asyncio.sleep(POLL)
 
 
+async def wait_deleted(ledger: TaskLedger, ids: set[str]) -> None:
+    """Until every task of `ids` was deleted, or long past when it should have been (the
+    assertions then say what is missing)."""
+    async def all_deleted() -> bool:
+        return ledger.deleted(ids)
+    with contextlib.suppress(AssertionError):
+        await wait_until(all_deleted, timeout=DELETED_WITHIN + 30,
+                         what="every task to be deleted", interval=POLL)
+
+
 def levels_off(series: list[tuple[float, int]]) -> tuple[bool, int, int]:
     """Whether a series sampled under steady load (after warm-up) stopped growing: the peak
     of its second half is within a quarter (plus 256 KiB of bbolt page noise) of the first
@@ -108,17 +118,12 @@ async def test_steady_load_ends_and_deletes_every_task_and_etcd_levels_off(
     stop = asyncio.Event()
     watcher = asyncio.create_task(observe(ledger, sampler, stop))
     with caplog.at_level(logging.WARNING, logger="kubetask"):
-        ids = await submit_steadily(system, SECONDS)
-        submitted = set(ids)
-
-
-        async def all_deleted() -> bool:
-            return ledger.deleted(submitted)
-        with contextlib.suppress(AssertionError):  # the assertions below say what is missing
-            await wait_until(all_deleted, timeout=DELETED_WITHIN + 30,
-                             what="every task to be deleted", interval=POLL)
-        stop.set()
-        await watcher
+        try:
+            ids = await submit_steadily(system, SECONDS)
+            await wait_deleted(ledger, set(ids))
+        finally:
+            stop.set()
+            await watcher
     exits = {name: proc.stop() for name, proc in procs.items()}
 
     lives = [ledger.tasks.get(i) for i in ids]
