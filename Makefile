@@ -35,8 +35,13 @@ lint: venv ## ruff, mypy --strict, import-linter layer contracts
 unit: venv ## Unit tests only (no etcd)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-test: venv system-deps lint ## Everything: lint, unit, integration (real etcd), load, faults, browser
+test: venv system-deps lint ## Everything: lint, unit, integration (real etcd), load, faults, browser, soak (60 s)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+soak: venv ## 30 min of steady load on real processes; figures to bench/results/soak-30min.json
+	KUBETASK_SOAK_SECONDS=$${KUBETASK_SOAK_SECONDS:-1800} \
+	KUBETASK_SOAK_REPORT=$${KUBETASK_SOAK_REPORT:-bench/results/soak-30min.json} \
+	$(PY) -m pytest tests/soak -m soak -q -s $(PYTEST_ARGS)
 
 kube-tools: ## kube-apiserver and etcd 3.6 built from the Go module proxy into hack/bin (operator tests)
 	hack/kube-tools/build.sh
@@ -57,4 +62,4 @@ clean-dev: ## Remove only the dev data (.kubetask-dev: etcd data, tasks, logs); 
 clean: ## Remove everything made here: .venv, the tool caches and the dev data (.kubetask-dev)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .kubetask-dev
 
-.PHONY: help venv dev system-deps lint unit test bench-deps bench bench-quick clean clean-dev
+.PHONY: help venv dev system-deps lint unit test soak bench-deps bench bench-quick clean clean-dev

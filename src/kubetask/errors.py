@@ -19,6 +19,10 @@ class StoreUnavailable(StoreError):
     """etcd could not be reached (or did not answer in time); the outcome may be unknown."""
 
 
+class TransactionTooLarge(StoreError):
+    """A transaction over etcd's per-transaction operation limit; it was never sent."""
+
+
 class LeaseLost(StoreError):
     """The lease a process relied on no longer exists in etcd."""
 

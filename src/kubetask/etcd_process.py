@@ -122,6 +122,7 @@ class EtcdProcess:
                 f"port {self.client_port} on 127.0.0.1 is already in use: stop whatever "
                 "listens there, or choose another port (kubetask dev --etcd-port N)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)  # etcd warns at start about a data dir others can read
         log_path = self.log_path or self.data_dir.parent / f"{self.name}.log"
         with open(log_path, "ab") as out:
             self.process = subprocess.Popen(

@@ -95,16 +95,17 @@ class FaultSystem:
         return proc
 
     def scheduler(self, node_id: str, *, session_ttl: int = 3,
-                  endpoints: Sequence[str] | None = None) -> Proc:
-        return self._start(node_id, ["scheduler", "--session-ttl", str(session_ttl)], endpoints)
+                  endpoints: Sequence[str] | None = None, args: Sequence[str] = ()) -> Proc:
+        return self._start(node_id, ["scheduler", "--session-ttl", str(session_ttl), *args],
+                           endpoints)
 
     def worker(self, node_id: str, *, lease_ttl: int = 3, max_concurrent: int = 10,
                shutdown_timeout: float = 5.0, retry_base: float = 0.2,
-               endpoints: Sequence[str] | None = None) -> Proc:
+               endpoints: Sequence[str] | None = None, args: Sequence[str] = ()) -> Proc:
         return self._start(node_id, [
             "worker", "--import", "tests.faults.executors", "--lease-ttl", str(lease_ttl),
             "--max-concurrent", str(max_concurrent), "--shutdown-timeout", str(shutdown_timeout),
-            "--retry-base", str(retry_base), "--retry-cap", "2"], endpoints)
+            "--retry-base", str(retry_base), "--retry-cap", "2", *args], endpoints)
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "kubetask", *args], env=self.env,

@@ -85,11 +85,14 @@ def run_component(etcd_endpoints: str, namespace: str, endpoint: Any,
               show_default=True, envvar="KUBETASK_COMPACT_HISTORY",
               help="Seconds of etcd history kept; older history is compacted (0: leave "
               "compaction to etcd's own --auto-compaction).")
+@click.option("--janitor-interval", type=click.FloatRange(min=0.1), default=30.0,
+              show_default=True, envvar="KUBETASK_JANITOR_INTERVAL", metavar="SECONDS",
+              help="Seconds between the leader's housekeeping passes (retention, compaction).")
 @metrics_options
 @log_options
 def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
               strategy: str, session_ttl: int, priority_aging: float | None, retention: float,
-              compact_history: float,
+              compact_history: float, janitor_interval: float,
               metrics_port: int | None, metrics_host: str,
               log_level: str, log_format: str) -> None:
     """Run a scheduler for a queue (several may run: one leads, the others stand by)."""
@@ -98,7 +101,8 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
     settings = SchedulerSettings(queue=queue, node_id=node_id, strategy=strategy,
                                  session_ttl=session_ttl, retention_seconds=retention,
                                  priority_aging_seconds=priority_aging,
-                                 compact_history_seconds=compact_history)
+                                 compact_history_seconds=compact_history,
+                                 janitor_interval=janitor_interval)
 
     metrics, endpoint = start_metrics("scheduler_metrics", metrics_port, metrics_host, queue)
 

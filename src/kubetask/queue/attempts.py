@@ -19,8 +19,7 @@ import orjson
 
 from kubetask.model import Tally, Task, TaskState
 from kubetask.queue import codec
-from kubetask.queue.batching import MAX_TXN_BYTES, MAX_TXN_OPS
-from kubetask.store import Compare, Delete, Keyspace, Op, Put, Store
+from kubetask.store import MAX_TXN_BYTES, MAX_TXN_OPS, Compare, Delete, Keyspace, Op, Put, Store
 
 log = logging.getLogger(__name__)
 

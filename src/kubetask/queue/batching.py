@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
-T = TypeVar("T")
+from kubetask.store import MAX_TXN_BYTES, MAX_TXN_OPS
 
-MAX_TXN_OPS = 128  # etcd's default --max-txn-ops
-MAX_TXN_BYTES = 1024 * 1024  # below etcd's 1.5 MiB default --max-request-bytes
+T = TypeVar("T")
 
 
 def chunks(items: Iterable[T], *, ops_per_item: int | Sequence[int],

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from kubetask.model import Task, TaskState
 from kubetask.queue import codec
-from kubetask.store import Compare, Delete, Get, Keyspace, KeyValue, Op, Store
+from kubetask.queue.batching import chunks
+from kubetask.store import Compare, Delete, Get, Keyspace, KeyValue, Op, Store, prefix_end
 
 log = logging.getLogger(__name__)
 
 FINISHED = (TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED)
+Expired = list[tuple[KeyValue, Task]]  # finished tasks past retention: (record, task)
+PAGE = 100  # index entries looked at per step; their records are read in one round trip
 
 
 class Retention:
@@ -20,39 +23,66 @@ class Retention:
         self.keys = keys
         self.queue = queue
 
-    async def expired(self, cutoff: float, page: int = 200) -> list[tuple[KeyValue, Task]]:
-        """Finished tasks (oldest ids first, a page per state) that finished before `cutoff`."""
-        found: list[tuple[KeyValue, Task]] = []
+    async def expired(self, cutoff: float, page: int = PAGE) -> AsyncGenerator[Expired, None]:
+        """Finished tasks that finished before `cutoff`, a page at a time, oldest ids first
+        in each state. The walk of a state stops at the first page with none expired: ids
+        are time-ordered, so the tasks behind it were created later (a long-running one
+        that finished late holds back the walk only until it expires itself)."""
         for state in FINISHED:
-            index = await self.store.range(Get(self.keys.done_state(self.queue, state.value),
-                                               prefix=True, keys_only=True), limit=page)
-            ids = [self.keys.task_id_of(kv.key) for kv in index.kvs]
-            if not ids:
+            prefix = self.keys.done_state(self.queue, state.value)
+            start = prefix
+            while True:
+                index = await self.store.range(Get(start, end=prefix_end(prefix), keys_only=True),
+                                               limit=page)
+                found = await self._expired_records(index.kvs, cutoff)
+                if found:
+                    yield found
+                if not found or not index.more:
+                    break
+                start = index.kvs[-1].key + "\x00"
+
+    async def _expired_records(self, index: Sequence[KeyValue],
+                               cutoff: float) -> Expired:
+        ids = [self.keys.task_id_of(kv.key) for kv in index]
+        found: Expired = []
+        for record in await self.store.read_many([Get(self.keys.task(i)) for i in ids]):
+            if not record.kvs:
                 continue
-            result = await self.store.txn([], [Get(self.keys.task(i)) for i in ids])
-            for response in result.responses:
-                if response is None or isinstance(response, int) or not response.kvs:
-                    continue
-                kv = response.kvs[0]
-                task = codec.load(kv.value)
-                if task.terminal and (task.finished_at or task.created_at) < cutoff:
-                    found.append((kv, task))
+            kv = record.kvs[0]
+            task = codec.load(kv.value)
+            if task.terminal and (task.finished_at or task.created_at) < cutoff:
+                found.append((kv, task))
         return found
 
     async def delete(self, expired: Sequence[tuple[KeyValue, Task]], fence: Compare) -> int:
+        """Delete each task with its index entries, unless its record changed meanwhile.
+        Returns how many were deleted."""
+        ops = [self._delete_ops(task) for _, task in expired]
         deleted = 0
-        for start in range(0, len(expired), 25):
-            group = expired[start:start + 25]
-            compares = [fence] + [Compare.mod_revision(kv.key, kv.mod_revision)
-                                  for kv, _ in group]
-            ops: list[Op] = []
-            for kv, task in group:
-                ops += [Delete(kv.key), Delete(self.keys.done(self.queue, task.state.value, task.id)),
-                        Delete(f"{self.keys.failures(self.queue)}{task.id}.", prefix=True),
-                        Delete(self.keys.cancel(task.id))]  # a cancel that lost a race
-                if task.idempotency_key:
-                    ops.append(Delete(self.keys.idempotency(self.queue, task.idempotency_key)))
-            result = await self.store.txn(compares, ops)
-            if result.succeeded:
-                deleted += len(group)
+        for group in chunks(range(len(expired)), ops_per_item=[len(o) for o in ops]):
+            deleted += await self._delete_group([expired[i] for i in group],
+                                                [op for i in group for op in ops[i]], fence)
         return deleted
+
+    async def _delete_group(self, group: list[tuple[KeyValue, Task]], ops: list[Op],
+                            fence: Compare) -> int:
+        compares = [fence] + [Compare.mod_revision(kv.key, kv.mod_revision) for kv, _ in group]
+        result = await self.store.txn(compares, ops)
+        if result.succeeded:
+            return len(group)
+        if len(group) == 1:
+            return 0
+        # One record changed (a dead task re-queued, say): the others go one by one.
+        return sum([await self._delete_group([item], self._delete_ops(item[1]), fence)
+                    for item in group])
+
+    def _delete_ops(self, task: Task) -> list[Op]:
+        ops: list[Op] = [
+            Delete(self.keys.task(task.id)),
+            Delete(self.keys.done(self.queue, task.state.value, task.id)),
+            Delete(f"{self.keys.failures(self.queue)}{task.id}.", prefix=True),
+            Delete(self.keys.cancel(task.id)),  # a cancel that lost a race
+        ]
+        if task.idempotency_key:
+            ops.append(Delete(self.keys.idempotency(self.queue, task.idempotency_key)))
+        return ops

@@ -5,13 +5,18 @@ several times, so without compaction the database only grows. The janitor sample
 store revision every pass and compacts to the revision it saw `compact_history` seconds
 ago (watches that fall further behind than that re-list). Compaction is cluster-wide, so
 leaders of several queues may race to it: an already-compacted revision is not an error.
+
+Each step runs on its own: a failing expiry does not stop compaction, nor the reverse.
+A step's failure is a warning once per cause, not once per pass; its recovery is logged.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from kubetask.errors import StoreError
 from kubetask.queue.retention import Retention
@@ -21,37 +26,68 @@ from kubetask.store import Compare, Keyspace, Store
 log = logging.getLogger(__name__)
 
 
+class Step:
+    """One housekeeping step of a queue's janitor, and the state of its failures."""
+
+    def __init__(self, queue: str, name: str) -> None:
+        self.queue = queue
+        self.name = name
+        self.cause: str | None = None  # of the failures in a row, None when it works
+        self.failures = 0
+
+    async def run(self, step: Callable[[], Awaitable[None]]) -> bool:
+        """Run `step`; a StoreError is logged (a warning when its cause is new), never
+        raised: housekeeping must not stop dispatch. Returns whether it succeeded."""
+        try:
+            await step()
+        except StoreError as exc:
+            self.failures += 1
+            if str(exc) != self.cause:
+                self.cause = str(exc)
+                log.warning("janitor of %s: %s failed: %s (repeats of this are logged at "
+                            "debug level)", self.queue, self.name, exc)
+            else:
+                log.debug("janitor of %s: %s failed again (%d in a row): %s", self.queue,
+                          self.name, self.failures, exc)
+            return False
+        if self.cause is not None:
+            log.info("janitor of %s: %s works again after %d failed passes", self.queue,
+                     self.name, self.failures)
+            self.cause, self.failures = None, 0
+        return True
+
+
 class Janitor:
     def __init__(self, store: Store, keys: Keyspace, settings: SchedulerSettings) -> None:
         self.store = store
         self.settings = settings
         self.retention = Retention(store, keys, settings.queue)
         self._samples: collections.deque[tuple[float, int]] = collections.deque()
+        self.expiry = Step(settings.queue, "expiry of finished tasks")
+        self.compaction = Step(settings.queue, "compaction of etcd history")
         self.compacted = 0
         self.deleted = 0
 
     async def sweep(self, fence: Compare) -> None:
-        """One pass; errors are logged, never fatal (housekeeping must not stop dispatch)."""
-        try:
-            if self.settings.retention_seconds > 0:
-                await self._expire(fence)
-            if self.settings.compact_history_seconds > 0:
-                await self._compact()
-        except StoreError as exc:
-            log.warning("janitor of %s: %s", self.settings.queue, exc)
+        """One pass of every step; errors are logged, never fatal."""
+        if self.settings.retention_seconds > 0:
+            await self.expiry.run(lambda: self._expire(fence))
+        if self.settings.compact_history_seconds > 0:
+            await self.compaction.run(self._compact)
 
     async def _expire(self, fence: Compare) -> None:
         cutoff = time.time() - self.settings.retention_seconds
-        while True:
-            expired = await self.retention.expired(cutoff)
-            if not expired:
-                return
-            deleted = await self.retention.delete(expired, fence)
-            self.deleted += deleted
+        deleted = 0
+        async with contextlib.aclosing(self.retention.expired(cutoff)) as pages:
+            async for expired in pages:
+                done = await self.retention.delete(expired, fence)
+                deleted += done
+                if done < len(expired):
+                    break  # records changed, or leadership was lost: the next pass sees
+        self.deleted += deleted
+        if deleted:
             log.info("queue %s: deleted %d tasks finished before the retention period",
                      self.settings.queue, deleted)
-            if deleted < len(expired):
-                return
 
     async def _compact(self) -> None:
         now = time.monotonic()

@@ -21,4 +21,4 @@ class SchedulerSettings:
     priority_aging_seconds: float | None = None  # None: strict priority (the seed's)
     retention_seconds: float = 86400.0  # finished tasks are deleted after this; 0: keep
     compact_history_seconds: float = 300.0  # etcd history kept; 0: leave compaction to etcd
-    janitor_interval: float = 30.0
+    janitor_interval: float = 30.0  # seconds between housekeeping passes

@@ -15,9 +15,12 @@ from kubetask.store.client import (
 from kubetask.store.election import Election, leader_of
 from kubetask.store.keys import Keyspace, prefix_end
 from kubetask.store.lease import LeaseKeeper
+from kubetask.store.limits import MAX_TXN_BYTES, MAX_TXN_OPS
 from kubetask.store.watch import Event, Watch
 
 __all__ = [
+    "MAX_TXN_BYTES",
+    "MAX_TXN_OPS",
     "Compare",
     "Delete",
     "Election",

@@ -21,8 +21,9 @@ import grpc
 import grpc.aio
 from etcd3aio import _protobuf as pb
 
-from kubetask.errors import LeaseLost, StoreError, StoreUnavailable
+from kubetask.errors import LeaseLost, StoreError, StoreUnavailable, TransactionTooLarge
 from kubetask.store.keys import prefix_end
+from kubetask.store.limits import batches, check_txn
 
 log = logging.getLogger(__name__)
 
@@ -358,14 +359,27 @@ class Store:
 
     async def txn(self, compares: Iterable[Compare], success: Iterable[Op],
                   failure: Iterable[Op] = (), *, timeout: float | None = None) -> TxnResult:
+        """One atomic transaction. One over etcd's limit (MAX_TXN_OPS in any of the three
+        lists) raises TransactionTooLarge and is never sent: splitting it would break its
+        atomicity, so that is the caller's decision (reads alone: `read_many`)."""
         request = pb.TxnRequest()
         _add_compares(request.compare, compares)
         _add_ops(request.success, success)
         _add_ops(request.failure, failure)
+        check_txn(len(request.compare), len(request.success), len(request.failure))
         response = await self._call(self._kv.Txn, request, what="transaction", retry=False,
                                     timeout=timeout)
         return TxnResult(bool(response.succeeded), int(response.header.revision),
                          response.responses)
+
+    async def read_many(self, gets: Sequence[Get]) -> list[RangeResult]:
+        """Many reads in as few round trips as etcd allows, answered in order: one
+        transaction per MAX_TXN_OPS reads, so each batch is read at its own revision."""
+        results: list[RangeResult] = []
+        for batch in batches(gets):
+            result = await self.txn([], batch)
+            results += [r for r in result.responses if isinstance(r, RangeResult)]
+        return results
 
     # --- leases ----------------------------------------------------------------
     async def grant(self, ttl: int) -> int:
@@ -413,7 +427,9 @@ def _translate(exc: grpc.aio.AioRpcError, what: str) -> StoreError:
     if "lease not found" in details:
         return LeaseLost(f"{what}: the lease no longer exists in etcd")
     if exc.code() == grpc.StatusCode.INVALID_ARGUMENT and "too many operations" in details:
-        return StoreError(f"{what}: too many operations in one transaction ({details})")
+        return TransactionTooLarge(f"{what}: etcd refused too many operations in one "
+                                   f"transaction ({details}); is its --max-txn-ops lower "
+                                   "than the default 128?")
     return StoreError(f"{what} failed: {exc.code().name}: {details}")
 
 

@@ -33,10 +33,12 @@ class LeaseKeeper:
         self.id = 0
         self.lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._revoked = False
         self.last_refresh = 0.0
 
     async def start(self) -> int:
         self.id = await self._store.grant(self.ttl)
+        self._revoked = False
         self.last_refresh = time.monotonic()
         self.lost.clear()
         self._task = asyncio.create_task(self._run(), name=f"keepalive-{self.name}")
@@ -48,7 +50,10 @@ class LeaseKeeper:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
-        if revoke and self.id and not self.lost.is_set():
+        if revoke and self.id and not self.lost.is_set() and not self._revoked:
+            # Once only: a second revoke of the same lease (a worker's drain, then its
+            # session's end) makes etcd log a "lease not found" warning.
+            self._revoked = True
             with contextlib.suppress(StoreError):
                 await self._store.revoke(self.id)
 

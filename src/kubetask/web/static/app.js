@@ -413,11 +413,11 @@ function renderDetail(t) {
   $("#detail-payload").textContent = fmtJson(t.payload);
   $("#detail-result").textContent = fmtJson(t.result);
   const history = t.history || [];
-  // `#` is the position in the history: a retried dead task numbers its attempts anew.
+  // `#` is the attempt's number: its place in the history (never repeats, across a retry too).
   $("#detail-attempts tbody").replaceChildren(...history.map((a, i) => {
     const took = a.started_at && a.finished_at ? (new Date(a.finished_at) - new Date(a.started_at)) / 1000 : null;
     return el("tr", {},
-      el("td", { class: "num", title: `attempt ${a.number} of its run` }, `${i + 1}`),
+      el("td", { class: "num" }, `${a.number ?? i + 1}`),
       el("td", { class: "mono" }, a.worker),
       el("td", {}, fmtTime(a.started_at)), el("td", {}, fmtTime(a.finished_at)),
       el("td", { class: "num" }, fmtDuration(took)),
