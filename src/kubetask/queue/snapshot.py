@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 import orjson
 
 from kubetask.model import QueueConfig, Tally, WorkerInfo
-from kubetask.queue.batching import MAX_TXN_OPS
 from kubetask.queue.config import decode_config
 from kubetask.queue.reader import QueueCounts, Reader
-from kubetask.store import Get, Keyspace, RangeResult, Store, leader_of
+from kubetask.store import MAX_TXN_OPS, Get, Keyspace, RangeResult, Store, leader_of
 
 
 @dataclass(frozen=True, slots=True)
