@@ -19,7 +19,9 @@ import orjson
 
 from kubetask.model import Tally, Task, TaskState
 from kubetask.queue import codec
-from kubetask.store import MAX_TXN_BYTES, MAX_TXN_OPS, Compare, Delete, Keyspace, Op, Put, Store
+from kubetask.queue.batching import chunks
+from kubetask.queue.indexes import index_move
+from kubetask.store import Compare, Delete, Keyspace, Op, Put, Store
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +80,9 @@ class AttemptLog:
         ops: list[Op] = [Put(self.keys.task(task.id), blob)]
         if not write.final:
             return ops
-        ops += [Delete(write.claim.key), Delete(self.keys.active(task.queue, self.worker, task.id))]
-        if task.state is TaskState.RETRYING:
-            assert task.run_at is not None
-            ops.append(Put(self.keys.delayed(task.queue, task.run_at, task.id), blob))
-        elif task.state is TaskState.PENDING:
-            ops.append(Put(self.keys.pending(task.queue, task.priority, task.id), blob))
-        else:
-            ops.append(Put(self.keys.done(task.queue, task.state.value, task.id), b""))
+        ops.append(Delete(write.claim.key))
+        # from the active index (the claim's task is the record as assigned) to the next
+        ops += index_move(self.keys, write.claim.task, task, blob)
         if write.failed:
             # keyed by the attempt's number, which never repeats (a retried dead task's
             # `attempts` starts again at 1, and its failures must not overwrite the first ones)
@@ -111,21 +108,12 @@ class AttemptLog:
         writes not in `outcome` have an unknown outcome: commit those again with
         `uncertain` (a stale claim is then checked against the record: our own earlier
         try may have landed)."""
-        groups: list[list[tuple[Write, list[Op]]]] = [[]]
-        budget = MAX_TXN_OPS - (self.tally is not None)  # the tally's put
-        ops_in, bytes_in = 0, 0
-        for write in writes:
-            ops = self._ops(write)
-            size = sum(len(o.value) for o in ops if isinstance(o, Put))
-            if groups[-1] and (ops_in + len(ops) > budget or bytes_in + size > MAX_TXN_BYTES):
-                groups.append([])
-                ops_in, bytes_in = 0, 0
-            groups[-1].append((write, ops))
-            ops_in += len(ops)
-            bytes_in += size
-        for group in groups:
-            if group:
-                await self._commit_group(group, outcome, uncertain)
+        items = [(write, self._ops(write)) for write in writes]
+        for group in chunks(items, ops_per_item=[len(ops) for _, ops in items],
+                            size_of=[sum(len(o.value) for o in ops if isinstance(o, Put))
+                                     for _, ops in items],
+                            extra_ops=int(self.tally is not None)):  # the tally's put
+            await self._commit_group(group, outcome, uncertain)
 
     async def _commit_group(self, group: list[tuple[Write, list[Op]]],
                             outcome: dict[str, bool], uncertain: bool) -> None:

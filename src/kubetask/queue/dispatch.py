@@ -15,6 +15,7 @@ from kubetask.errors import NotLeader
 from kubetask.model import Attempt, Task, TaskState
 from kubetask.queue import codec
 from kubetask.queue.batching import chunks
+from kubetask.queue.indexes import index_move
 from kubetask.store import Compare, Delete, Get, Keyspace, KeyValue, Op, Put, Store
 
 log = logging.getLogger(__name__)
@@ -75,15 +76,14 @@ class Dispatcher:
     async def _assign_group(self, group: list[Placement], fence: Compare) -> list[Placement]:
         compares = [fence]
         ops: list[Op] = []
-        now = time.time()
+        assigned_at = str(time.time()).encode()  # what the active index entries hold
         for p in group:
             task = p.pending.task.evolve(state=TaskState.ASSIGNED, worker=p.worker,
                                          attempts=p.pending.task.attempts + 1, error=None)
             blob = codec.dump(task)
             compares.append(Compare.mod_revision(p.pending.kv.key, p.pending.kv.mod_revision))
-            ops += [Delete(p.pending.kv.key),
-                    Put(self.keys.task(task.id), blob),
-                    Put(self.keys.active(self.queue, p.worker, task.id), str(now).encode()),
+            unindex, index = index_move(self.keys, p.pending.kv.key, task, assigned_at)
+            ops += [unindex, Put(self.keys.task(task.id), blob), index,
                     Put(self.keys.assignment(p.worker, task.id), blob, p.lease)]
         result = await self.store.txn(compares, ops, [Get(fence.key, keys_only=True)])
         if result.succeeded:
@@ -117,8 +117,8 @@ class Dispatcher:
                 task = codec.load(kv.value).evolve(state=TaskState.PENDING, run_at=None)
                 blob = codec.dump(task)
                 compares.append(Compare.mod_revision(kv.key, kv.mod_revision))
-                ops += [Delete(kv.key), Put(self.keys.task(task.id), blob),
-                        Put(self.keys.pending(self.queue, task.priority, task.id), blob)]
+                unindex, index = index_move(self.keys, kv.key, task, blob)
+                ops += [unindex, Put(self.keys.task(task.id), blob), index]
             result = await self.store.txn(compares, ops)
             if result.succeeded:
                 moved += len(group)
@@ -168,22 +168,20 @@ class Dispatcher:
                           started_at=task.started_at, finished_at=time.time(), outcome="lost",
                           error=f"worker {worker} lost (lease expired)")
         history = (*task.history, attempt)
-        ops: list[Op] = [Delete(active.key)]
         if cancel is not None:
             after = task.evolve(state=TaskState.CANCELLED, finished_at=time.time(),
                                 history=history, error="cancelled by request")
-            ops += [Delete(cancel.key), Put(self.keys.done(self.queue, "cancelled", task_id), b"")]
         elif task.lost + 1 >= MAX_LOST:
             after = task.evolve(state=TaskState.DEAD, finished_at=time.time(), history=history,
                                 lost=task.lost + 1,
                                 error=f"lost its worker {task.lost + 1} times in a row")
-            ops.append(Put(self.keys.done(self.queue, "dead", task_id), b""))
         else:
             after = task.evolve(state=TaskState.PENDING, worker=None, history=history,
                                 lost=task.lost + 1, attempts=max(task.attempts - 1, 0))
-            ops.append(Put(self.keys.pending(self.queue, task.priority, task_id),
-                           codec.dump(after)))
-        ops.append(Put(record.key, codec.dump(after)))
+        blob = codec.dump(after)
+        ops: list[Op] = [*index_move(self.keys, active.key, after, blob), Put(record.key, blob)]
+        if cancel is not None:
+            ops.append(Delete(cancel.key))
         result = await self.store.txn(
             [fence, Compare.mod_revision(active.key, active.mod_revision),
              Compare.absent(self.keys.assignment(worker, task_id)),

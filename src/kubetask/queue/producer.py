@@ -10,7 +10,8 @@ from kubetask.errors import StoreUnavailable, TaskNotFound, TaskStateError
 from kubetask.model import Task, TaskState
 from kubetask.queue import codec
 from kubetask.queue.batching import chunks
-from kubetask.store import Compare, Delete, Get, Keyspace, Op, Put, Store
+from kubetask.queue.indexes import index_move, index_put
+from kubetask.store import Compare, Get, Keyspace, Op, Put, Store
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +46,14 @@ class Producer:
 
     def _submit_ops(self, task: Task, blob: bytes) -> tuple[list[Compare], list[Op]]:
         compares = [Compare.absent(self.keys.task(task.id))]
-        ops: list[Op] = [Put(self.keys.task(task.id), blob), Put(self._index_key(task), blob)]
+        # PENDING: pending index, or delayed when run_at is set (the client clears run_at
+        # when it is not in the future)
+        ops: list[Op] = [Put(self.keys.task(task.id), blob), index_put(self.keys, task, blob)]
         if task.idempotency_key:
             idem = self.keys.idempotency(task.queue, task.idempotency_key)
             compares.append(Compare.absent(idem))
             ops.append(Put(idem, task.id.encode()))
         return compares, ops
-
-    def _index_key(self, task: Task) -> str:
-        if task.run_at is not None:  # the client clears run_at when it is not in the future
-            return self.keys.delayed(task.queue, task.run_at, task.id)
-        return self.keys.pending(task.queue, task.priority, task.id)
 
     async def _submit_group(self, tasks: list[Task], blobs: list[bytes]) -> list[Task]:
         compares: list[Compare] = []
@@ -122,22 +120,16 @@ class Producer:
                 if result.succeeded:
                     return task
                 continue
-            index = self._current_index(task)
             done = task.evolve(state=TaskState.CANCELLED, finished_at=time.time(),
                                error="cancelled by request")
             blob = codec.dump(done)
+            unindex, index = index_move(self.keys, task, done, blob)
             result = await self.store.txn(
-                [Compare.mod_revision(kv.key, kv.mod_revision), Compare.present(index)],
-                [Delete(index), Put(kv.key, blob),
-                 Put(self.keys.done(task.queue, "cancelled", task_id), b"")])
+                [Compare.mod_revision(kv.key, kv.mod_revision), Compare.present(unindex.key)],
+                [unindex, Put(kv.key, blob), index])
             if result.succeeded:
                 return done
         raise TaskStateError(f"task {task_id} kept changing; try the cancel again")
-
-    def _current_index(self, task: Task) -> str:
-        if task.run_at is not None:  # retry backoff or a scheduled start: the delayed index
-            return self.keys.delayed(task.queue, task.run_at, task.id)
-        return self.keys.pending(task.queue, task.priority, task.id)
 
     async def retry(self, task_id: str) -> Task:
         """Re-queue a dead (or cancelled) task with a fresh retry budget."""
@@ -155,8 +147,7 @@ class Producer:
             blob = codec.dump(again)
             result = await self.store.txn(
                 [Compare.mod_revision(kv.key, kv.mod_revision)],
-                [Put(kv.key, blob), Delete(self.keys.done(task.queue, "dead", task_id)),
-                 Put(self.keys.pending(task.queue, task.priority, task_id), blob)])
+                [Put(kv.key, blob), *index_move(self.keys, task, again, blob)])
             if result.succeeded:
                 return again
         raise TaskStateError(f"task {task_id} kept changing; try again")

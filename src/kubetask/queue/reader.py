@@ -12,18 +12,8 @@ import orjson
 from kubetask.errors import TaskNotFound, ValidationError
 from kubetask.model import Priority, Task, TaskState, WorkerInfo, id_floor
 from kubetask.queue import codec
+from kubetask.queue.indexes import index_prefix
 from kubetask.store import Get, Keyspace, RangeResult, Store
-
-# Which index holds the tasks of each state (assigned and running share `active`).
-_INDEX = {
-    TaskState.PENDING: "pending",
-    TaskState.ASSIGNED: "active",
-    TaskState.RUNNING: "active",
-    TaskState.RETRYING: "delayed",
-    TaskState.SUCCEEDED: "done/succeeded",
-    TaskState.DEAD: "done/dead",
-    TaskState.CANCELLED: "done/cancelled",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +90,10 @@ class Reader:
             return await self._scan_records(limit=limit, after=after)
         # Filtered: ids from the state indexes (keys only), then records for one page.
         queues = [queue] if queue is not None else await self.queues()
-        indexes = sorted(set(_INDEX.values())) if state is None else [_INDEX[state]]
+        states = builtins.list(TaskState) if state is None else [state]
         ids: builtins.list[str] = []
         for q in queues:
-            for index in indexes:
-                prefix = f"{self.keys.queue(q)}{index}/"
+            for prefix in dict.fromkeys(index_prefix(self.keys, q, s) for s in states):
                 result = await self.store.range_all(Get(prefix, prefix=True, keys_only=True))
                 ids += [self.keys.task_id_of(kv.key) for kv in result.kvs]
         ids = sorted({i for i in ids if after is None or i < after}, reverse=True)
@@ -126,9 +115,9 @@ class Reader:
         """The reads behind QueueCounts (count_only, at `revision`; 0: the latest)."""
         k = self.keys
         prefixes = [k.pending_priority(queue, p) for p in range(4)] + [
-            k.active_all(queue), k.delayed_all(queue), k.done_state(queue, "succeeded"),
-            k.failures(queue), k.done_state(queue, "dead"), k.done_state(queue, "cancelled"),
-            k.workers(queue)]
+            k.active_all(queue), k.delayed_all(queue), index_prefix(k, queue, TaskState.SUCCEEDED),
+            k.failures(queue), index_prefix(k, queue, TaskState.DEAD),
+            index_prefix(k, queue, TaskState.CANCELLED), k.workers(queue)]
         return [Get(p, prefix=True, count_only=True, revision=revision) for p in prefixes]
 
     @staticmethod

@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator, Sequence
 from kubetask.model import Task, TaskState
 from kubetask.queue import codec
 from kubetask.queue.batching import chunks
+from kubetask.queue.indexes import index_key, index_prefix
 from kubetask.store import Compare, Delete, Get, Keyspace, KeyValue, Op, Store, prefix_end
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class Retention:
         are time-ordered, so the tasks behind it were created later (a long-running one
         that finished late holds back the walk only until it expires itself)."""
         for state in FINISHED:
-            prefix = self.keys.done_state(self.queue, state.value)
+            prefix = index_prefix(self.keys, self.queue, state)
             start = prefix
             while True:
                 index = await self.store.range(Get(start, end=prefix_end(prefix), keys_only=True),
@@ -79,7 +80,7 @@ class Retention:
     def _delete_ops(self, task: Task) -> list[Op]:
         ops: list[Op] = [
             Delete(self.keys.task(task.id)),
-            Delete(self.keys.done(self.queue, task.state.value, task.id)),
+            Delete(index_key(self.keys, task)),  # its done entry: the task is finished
             Delete(f"{self.keys.failures(self.queue)}{task.id}.", prefix=True),
             Delete(self.keys.cancel(task.id)),  # a cancel that lost a race
         ]
