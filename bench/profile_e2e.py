@@ -28,8 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.kt.cluster import NAMESPACE, Cluster
-from bench.kt.measure import CpuMeter, noop_specs, succeeded_count, wait_ready, wait_succeeded
-from kubetask.client import AsyncClient
+from bench.kt.measure import (
+    BenchClient,
+    CpuMeter,
+    noop_specs,
+    succeeded_count,
+    wait_ready,
+    wait_succeeded,
+)
 
 PROFILE_WRAP = ("-m", "bench.kt.profiled", "{dir}/{name}.prof")
 _PATH_MARKERS = ("site-packages/", "/src/", "/lib/python3.11/")
@@ -102,7 +108,7 @@ async def _workload(cluster: Cluster, n: int, workers: int, per_worker: int,
                     client_prof: cProfile.Profile) -> dict[str, Any]:
     """Warm up, then profile submitting n no-ops and waiting for all; CPU per task per process."""
     warm = 4 * workers * per_worker
-    async with AsyncClient(cluster.endpoint, namespace=NAMESPACE) as client:
+    async with BenchClient(cluster.endpoint, namespace=NAMESPACE) as client:
         await wait_ready(client, workers, 60.0, cluster.check_alive)
         await client.submit_many(noop_specs(warm))
         await wait_succeeded(client, warm, 60.0, cluster.check_alive)

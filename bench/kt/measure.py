@@ -14,9 +14,32 @@ from bench.kt.cluster import QUEUE
 from kubetask.client import AsyncClient
 from kubetask.client.spec import TaskSpec
 from kubetask.model import Task, TaskState
-from kubetask.store import Get, RangeResult
+from kubetask.queue import Reader
+from kubetask.store import Get, Keyspace, RangeResult, Store
 
 Check = Callable[[], None]
+
+
+class BenchClient(AsyncClient):
+    """The SDK, plus raw etcd reads on a connection of its own: counts of single index
+    prefixes, revisions, status and compaction, which the SDK does not offer and whose
+    cost must not grow with the backlog."""
+
+    def __init__(self, endpoint: str, *, namespace: str, timeout: float = 5.0) -> None:
+        super().__init__(endpoint, namespace=namespace, timeout=timeout)
+        self.store = Store([endpoint], timeout=timeout)
+        self.keys = Keyspace(namespace=namespace)
+        self.reader = Reader(self.store, self.keys)
+
+    async def connect(self) -> None:
+        await super().connect()
+        await self.store.start()
+
+    async def close(self) -> None:
+        try:
+            await self.store.stop()
+        finally:
+            await super().close()
 
 
 class BenchTimeout(RuntimeError):
@@ -41,7 +64,7 @@ async def wait_ready(client: AsyncClient, workers: int, deadline_s: float, check
         await asyncio.sleep(0.05)
 
 
-async def done_counts(client: AsyncClient) -> tuple[int, int]:
+async def done_counts(client: BenchClient) -> tuple[int, int]:
     """(succeeded, dead + failed attempts) in one read whose cost does not grow with the backlog."""
     k = client.keys
     prefixes = (k.done_state(QUEUE, TaskState.SUCCEEDED.value),
@@ -52,7 +75,7 @@ async def done_counts(client: AsyncClient) -> tuple[int, int]:
 
 
 async def wait_succeeded(
-    client: AsyncClient, target: int, deadline_s: float, check: Check, poll_s: float = 0.05
+    client: BenchClient, target: int, deadline_s: float, check: Check, poll_s: float = 0.05
 ) -> int:
     """Until the queue's succeeded count reaches target; fail fast on dead or failed tasks."""
     deadline = time.monotonic() + deadline_s
@@ -70,7 +93,7 @@ async def wait_succeeded(
         await asyncio.sleep(poll_s)
 
 
-async def wait_drained(client: AsyncClient, deadline_s: float, check: Check, poll_s: float) -> None:
+async def wait_drained(client: BenchClient, deadline_s: float, check: Check, poll_s: float) -> None:
     """Until no task is pending, active or delayed; each poll costs O(open tasks), not O(done)."""
     k = client.keys
     prefixes = (k.pending_all(QUEUE), k.active_all(QUEUE), k.delayed_all(QUEUE),
@@ -90,12 +113,12 @@ async def wait_drained(client: AsyncClient, deadline_s: float, check: Check, pol
         await asyncio.sleep(poll_s)
 
 
-async def succeeded_count(client: AsyncClient) -> int:
+async def succeeded_count(client: BenchClient) -> int:
     """Succeeded tasks of the benchmark queue so far."""
     return (await done_counts(client))[0]
 
 
-async def records(client: AsyncClient, ids: Sequence[str]) -> list[Task]:
+async def records(client: BenchClient, ids: Sequence[str]) -> list[Task]:
     """The stored task records of ids (all of them must exist)."""
     tasks = await client.reader.get_many(list(ids))
     if len(tasks) != len(ids):
@@ -112,7 +135,7 @@ def check_once(tasks: Sequence[Task]) -> dict[str, float]:
     return {"reruns": reruns}
 
 
-async def succeeded_ids(client: AsyncClient) -> list[str]:
+async def succeeded_ids(client: BenchClient) -> list[str]:
     """Ids in the queue's succeeded index (read at one revision)."""
     prefix = client.keys.done_state(QUEUE, TaskState.SUCCEEDED.value)
     result = await client.store.range_all(Get(prefix, prefix=True, keys_only=True))

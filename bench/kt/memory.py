@@ -9,8 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.kt.cluster import MIB, NAMESPACE, Cluster
-from bench.kt.measure import Figures, noop_specs, succeeded_count, wait_drained, wait_ready
-from kubetask.client import AsyncClient
+from bench.kt.measure import (
+    BenchClient,
+    Figures,
+    noop_specs,
+    succeeded_count,
+    wait_drained,
+    wait_ready,
+)
 from kubetask.errors import StoreError
 from kubetask.etcd_process import find_etcd
 
@@ -33,14 +39,14 @@ def defrag(endpoint: str) -> str | None:
     return str(etcdctl)
 
 
-async def _db(client: AsyncClient) -> dict[str, float]:
+async def _db(client: BenchClient) -> dict[str, float]:
     """etcd db_size and db_size_in_use in MiB, and the revision."""
     s = await client.store.status()
     return {"db_mib": s["db_size"] / MIB, "in_use_mib": s["db_size_in_use"] / MIB,
             "revision": s["revision"]}
 
 
-async def _compact(client: AsyncClient, revision: int) -> None:
+async def _compact(client: BenchClient, revision: int) -> None:
     """Physical compaction at revision; one kubetask already compacted past is fine."""
     try:
         await client.store.compact(revision, physical=True)
@@ -54,7 +60,7 @@ async def _run(n: int, batch: int, workers: int, per_worker: int) -> dict[str, A
     with Cluster("memory") as cluster:
         cluster.start_scheduler()
         cluster.start_workers(workers, per_worker)
-        async with AsyncClient(cluster.endpoint, namespace=NAMESPACE,
+        async with BenchClient(cluster.endpoint, namespace=NAMESPACE,
                                timeout=MAINTENANCE_TIMEOUT_S) as client:
             await wait_ready(client, workers, 60.0, cluster.check_alive)
             await asyncio.sleep(IDLE_SETTLE_S)

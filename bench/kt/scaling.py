@@ -15,6 +15,7 @@ from typing import Any
 
 from bench.kt.cluster import NAMESPACE, Cluster
 from bench.kt.measure import (
+    BenchClient,
     BenchTimeout,
     CpuMeter,
     Figures,
@@ -27,14 +28,13 @@ from bench.kt.measure import (
     wait_succeeded,
     window_rate,
 )
-from kubetask.client import AsyncClient
 
 Window = tuple[int, int]  # (skip, count) completions
 PRELOAD_BATCH = 10_000
 FEED_BATCH = 500
 
 
-async def _feed_until(cluster: Cluster, client: AsyncClient, target: int) -> int:
+async def _feed_until(cluster: Cluster, client: BenchClient, target: int) -> int:
     """Top the backlog up by FEED_BATCH per FEED_BATCH completions until target succeeded."""
     fed = 0
     deadline = time.monotonic() + 60.0 + target * 0.05
@@ -56,7 +56,7 @@ async def _drain(backlog: int, workers: int, per_worker: int, window: Window,
     target = skip + count + 1
     with Cluster(f"scale-{backlog}-{workers}w") as cluster:
         cluster.start_scheduler()
-        async with AsyncClient(cluster.endpoint, namespace=NAMESPACE) as client:
+        async with BenchClient(cluster.endpoint, namespace=NAMESPACE) as client:
             await wait_ready(client, 0, 60.0, cluster.check_alive)
             preload_s = await submit_batches(client, backlog, PRELOAD_BATCH)
             meter = CpuMeter(cluster.pids())

@@ -7,11 +7,10 @@ import time
 from typing import Any
 
 from bench.kt.cluster import NAMESPACE, QUEUE, Cluster
-from bench.kt.measure import Figures, noop_specs
-from kubetask.client import AsyncClient
+from bench.kt.measure import BenchClient, Figures, noop_specs
 
 
-async def _pending(client: AsyncClient) -> int:
+async def _pending(client: BenchClient) -> int:
     """Pending tasks of the benchmark queue (0 before the queue exists)."""
     return (await client.reader.counts(QUEUE)).pending
 
@@ -19,7 +18,7 @@ async def _pending(client: AsyncClient) -> int:
 async def _submit(n: int, batched: bool) -> dict[str, Any]:
     """Fresh etcd, no scheduler or workers; time n submits and check they all landed."""
     with Cluster("submit") as cluster:
-        async with AsyncClient(cluster.endpoint, namespace=NAMESPACE) as client:
+        async with BenchClient(cluster.endpoint, namespace=NAMESPACE) as client:
             await client.submit_many(noop_specs(1))  # connection and queue marker, untimed
             before = await _pending(client)
             specs = noop_specs(n)

@@ -10,6 +10,7 @@ from typing import Any
 
 from bench.kt.cluster import NAMESPACE, QUEUE, Cluster
 from bench.kt.measure import (
+    BenchClient,
     CpuMeter,
     Figures,
     check_once,
@@ -20,7 +21,6 @@ from bench.kt.measure import (
     wait_succeeded,
 )
 from bench.stats import latency_summary
-from kubetask.client import AsyncClient
 
 SETTLE_S = 0.5  # pause between workloads, as in the peer harness
 POLL_S = 0.1  # completion poll; the figure itself comes from the records' finished_at
@@ -29,7 +29,7 @@ POLL_S = 0.1  # completion poll; the figure itself comes from the records' finis
 class Session:
     """A client against a running scheduler and workers, with the bounded waits."""
 
-    def __init__(self, client: AsyncClient, cluster: Cluster, concurrency: int) -> None:
+    def __init__(self, client: BenchClient, cluster: Cluster, concurrency: int) -> None:
         self.client = client
         self.cluster = cluster
         self.concurrency = concurrency
@@ -97,7 +97,7 @@ async def warm_session(workers: int, per_worker: int, label: str = "e2e"
     with Cluster(f"{label}-mc{per_worker}") as cluster:
         cluster.start_scheduler()
         cluster.start_workers(workers, per_worker)
-        async with AsyncClient(cluster.endpoint, namespace=NAMESPACE) as client:
+        async with BenchClient(cluster.endpoint, namespace=NAMESPACE) as client:
             await wait_ready(client, workers, 60.0, cluster.check_alive)
             session = Session(client, cluster, concurrency)
             await session.throughput(4 * concurrency)

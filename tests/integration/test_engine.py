@@ -10,8 +10,10 @@ import pytest
 
 from kubetask.client import AsyncClient, TaskSpec
 from kubetask.errors import StoreError, ValidationError
+from kubetask.etcd_process import EtcdProcess
 from kubetask.model import QueueConfig, RetryPolicy, TaskState
-from kubetask.store import Get
+from kubetask.queue import QueueCounts
+from kubetask.store import Get, Keyspace, Store
 from kubetask.worker import ExecutorRegistry, WorkerSettings
 from tests.harness import InProcessSystem, QuietLoad
 from tests.integration.executors import ConcurrencyProbe, SlowAsync, greet
@@ -19,6 +21,11 @@ from tests.integration.executors import ConcurrencyProbe, SlowAsync, greet
 pytestmark = pytest.mark.etcd
 
 FAST_RETRY = RetryPolicy(base_seconds=0.05, cap_seconds=0.1)
+
+
+async def counts_of(client: AsyncClient, queue: str = "default") -> QueueCounts:
+    """The queue's exact counts, as the SDK's stats read them."""
+    return (await client.stats(queue))[0].counts
 
 
 def registry_with(*executors: object) -> ExecutorRegistry:
@@ -112,7 +119,7 @@ async def test_attempt_numbers_go_on_across_a_retry_and_every_failure_is_counted
     (done,) = await client.wait([task.id], timeout=30)
     assert done.state is TaskState.DEAD and done.attempts == 1
     assert [(a.number, a.outcome) for a in done.history] == [(1, "failed"), (2, "failed")]
-    assert (await client.reader.counts("default")).failed == 2
+    assert (await counts_of(client)).failed_attempts == 2
 
 
 async def test_queue_defaults_apply_to_tasks_that_set_none(system: InProcessSystem,
@@ -140,15 +147,15 @@ async def test_queue_defaults_apply_to_tasks_that_set_none(system: InProcessSyst
 
 
 async def test_queue_defaults_refuse_bad_values_and_write_nothing(
-        client: AsyncClient) -> None:
+        client: AsyncClient, store: Store) -> None:
     await client.configure_queue("default", retry_cap=5)
-    before = await client.store.revision()
+    before = await store.revision()
     for bad in ({"max_retries": -1}, {"retry_base": float("nan")}, {"retry_base": 10}):
         with pytest.raises(ValidationError):
             await client.configure_queue("default", **bad)
     with pytest.raises(ValidationError, match="queue name"):
         await client.configure_queue("a/b", max_retries=1)
-    assert await client.store.revision() == before
+    assert await store.revision() == before
     assert (await client.queue_config("default")).retry_cap_seconds == 5.0
 
 
@@ -183,7 +190,7 @@ async def test_cancel_pending_and_running(system: InProcessSystem, client: Async
     await client.cancel(running.id)
     (done,) = await client.wait([running.id], timeout=10)
     assert done.state is TaskState.CANCELLED
-    counts = await client.reader.counts("default")
+    counts = await counts_of(client)
     assert (counts.cancelled, counts.pending, counts.running) == (2, 0, 0)
 
 
@@ -206,14 +213,14 @@ async def test_cancel_stops_a_running_async_task_and_the_slot_serves_on(
 
 
 async def test_fast_task_has_start_time_without_a_separate_running_record(
-        system: InProcessSystem, client: AsyncClient) -> None:
+        system: InProcessSystem, client: AsyncClient, store: Store, keys: Keyspace) -> None:
     """A task that ends within the start linger is written once at its end, which carries
     the start time; it never shows as running (one write instead of two)."""
     await system.scheduler()
     await system.worker()
     task = await client.submit("noop")
     (done,) = await client.wait([task.id], timeout=10)
-    kv = await client.store.get(client.keys.task(task.id))
+    kv = await store.get(keys.task(task.id))
     assert kv is not None and kv.version == 3  # submit, dispatch, end
     assert done.state is TaskState.SUCCEEDED and done.worker is not None
     assert done.started_at is not None and done.finished_at is not None
@@ -237,7 +244,7 @@ async def test_idempotency_key_returns_the_first_task(client: AsyncClient) -> No
     first = await client.submit("echo", key="order-42")
     again = await client.submit("echo", {"other": True}, key="order-42")
     assert again.id == first.id and again.payload is None
-    assert (await client.reader.counts("default")).pending == 1
+    assert (await counts_of(client)).pending == 1
 
 
 async def test_custom_executor_function(system: InProcessSystem, client: AsyncClient) -> None:
@@ -255,7 +262,7 @@ async def test_delayed_task_waits_for_its_time(system: InProcessSystem,
     await system.scheduler()
     await system.worker()
     task = await client.submit("echo", {"duration": 0}, delay=1.0)
-    assert (await client.reader.counts("default")).retrying == 1
+    assert (await counts_of(client)).retrying == 1
     (done,) = await client.wait([task.id], timeout=15)
     assert done.started_at is not None and done.started_at >= task.created_at + 1.0
 
@@ -319,13 +326,27 @@ async def test_stats_counts_are_exact_after_a_mixed_workload(
     assert w["id"] == "w0" and w["capacity"] == 10
 
 
-async def test_namespaces_keep_tenants_apart(etcd: object, system: InProcessSystem,
+async def test_the_sdk_reads_a_queues_workers_and_its_leader(system: InProcessSystem,
+                                                              client: AsyncClient) -> None:
+    assert (await client.leader("default"), await client.workers("default")) == (None, [])
+    scheduler = await system.scheduler(node_id="s-lead")
+    await asyncio.wait_for(scheduler.leading.wait(), 10)
+    await system.scheduler(node_id="s-standby")
+    await system.worker(node_id="w-a", max_concurrent=3)
+    assert await client.leader("default") == "s-lead"
+    assert [(w.id, w.capacity) for w in await client.workers("default")] == [("w-a", 3)]
+    assert (await client.leader("other"), await client.workers("other")) == (None, [])
+    with pytest.raises(ValidationError, match="queue name"):
+        await client.leader("a/b")
+
+
+async def test_namespaces_keep_tenants_apart(etcd: EtcdProcess, system: InProcessSystem,
                                              client: AsyncClient) -> None:
-    other = AsyncClient(client.store.endpoints, namespace=client.keys.namespace + "x")
+    other = AsyncClient(etcd.endpoint, namespace=client.namespace + "x")
     async with other:
         await other.submit("echo")
         assert await client.queues() == []
-        assert (await other.reader.counts("default")).pending == 1
+        assert (await counts_of(other)).pending == 1
 
 
 async def test_graceful_stop_hands_back_unstarted_tasks(system: InProcessSystem,
@@ -345,18 +366,18 @@ async def test_graceful_stop_hands_back_unstarted_tasks(system: InProcessSystem,
 
 
 async def test_finished_tasks_expire_and_history_is_compacted(
-        system: InProcessSystem, client: AsyncClient) -> None:
+        system: InProcessSystem, client: AsyncClient, store: Store, keys: Keyspace) -> None:
     await system.scheduler(retention_seconds=0.5, compact_history_seconds=0.5,
                                    janitor_interval=0.2)
     await system.worker(retry=FAST_RETRY)
     tasks = await client.submit_many([TaskSpec("echo", {"duration": 0}, key=f"k{i}")
                                       for i in range(5)] + [TaskSpec("nope", max_retries=0)])
     await client.wait([t.id for t in tasks], timeout=15)
-    old_revision = await client.store.revision()
+    old_revision = await store.revision()
     async with asyncio.timeout(15):
-        while await client.queues() and (await client.reader.counts("default")).total:
+        while await client.queues() and (await counts_of(client)).total:
             await asyncio.sleep(0.1)
-    counts = await client.reader.counts("default")
+    counts = await counts_of(client)
     assert (counts.total, counts.failed_attempts) == (0, 0)
     assert await client.list() == []
     # the idempotency keys went with their tasks: the same key makes a new task
@@ -365,8 +386,7 @@ async def test_finished_tasks_expire_and_history_is_compacted(
     async with asyncio.timeout(15):  # history before the sweep gets compacted away
         while True:
             try:
-                await client.store.range(Get(client.keys.tasks(), prefix=True),
-                                         revision=old_revision)
+                await store.range(Get(keys.tasks(), prefix=True), revision=old_revision)
             except StoreError as exc:
                 assert "compacted" in str(exc)
                 break

@@ -15,6 +15,7 @@ import pytest
 
 from kubetask.client import AsyncClient, TaskSpec
 from kubetask.model import MAX_PAYLOAD_BYTES, QueueConfig, RetryPolicy, TaskState
+from kubetask.store import Store
 from kubetask.web.server import create_app
 from kubetask.web.settings import DashboardSettings
 from tests.harness import InProcessSystem, running_dashboard
@@ -31,7 +32,7 @@ async def serve(client: AsyncClient) -> AsyncIterator[Serve]:
     stack = contextlib.AsyncExitStack()
 
     async def start(**overrides: Any) -> str:
-        settings = DashboardSettings(namespace=client.keys.namespace, port=0,
+        settings = DashboardSettings(namespace=client.namespace, port=0,
                                      stats_interval=0.2, **overrides)
         return await stack.enter_async_context(running_dashboard(client, settings))
 
@@ -100,7 +101,7 @@ async def test_batch_stores_all_tasks_in_order(base: str, http: aiohttp.ClientSe
     status, body = await call(http, "POST", f"{base}/api/v1/tasks:batch", json={"tasks": tasks})
     assert status == 201
     assert [t["payload"] for t in body["tasks"]] == [{"i": i} for i in range(20)]
-    stored = await client.reader.get_many([t["id"] for t in body["tasks"]])
+    stored = [await client.get(t["id"]) for t in body["tasks"]]
     assert [t.payload for t in stored] == [{"i": i} for i in range(20)]
 
 
@@ -235,7 +236,7 @@ async def test_stats_and_queues_report_exact_counts(base: str, http: aiohttp.Cli
                                       for p in (0, 1, 1, 3)] + [TaskSpec("echo", queue="s2")])
     await client.cancel(tasks[0].id)
     status, body = await call(http, "GET", f"{base}/api/v1/stats")
-    assert status == 200 and body["namespace"] == client.keys.namespace
+    assert status == 200 and body["namespace"] == client.namespace
     by_queue = {q["queue"]: q for q in body["queues"]}
     assert set(by_queue) == {"s1", "s2"}
     s1 = by_queue["s1"]
@@ -248,7 +249,7 @@ async def test_stats_and_queues_report_exact_counts(base: str, http: aiohttp.Cli
 
 
 async def test_queue_config_get_put_delete(base: str, http: aiohttp.ClientSession,
-                                           client: AsyncClient) -> None:
+                                           client: AsyncClient, store: Store) -> None:
     url = f"{base}/api/v1/queues/q1/config"
     assert await call(http, "GET", url) == (200, {"queue": "q1"})
     status, body = await call(http, "PUT", url, json={"max_retries": 0, "retry_cap_seconds": 9})
@@ -258,7 +259,7 @@ async def test_queue_config_get_put_delete(base: str, http: aiohttp.ClientSessio
     # PUT replaces the whole config: a field left out is unset again
     await call(http, "PUT", url, json={"retry_base_seconds": 0.5})
     assert await call(http, "GET", url) == (200, {"queue": "q1", "retry_base_seconds": 0.5})
-    before = await client.store.revision()
+    before = await store.revision()
     for bad, message in [({"max_retries": -1}, "max retries"), ({"retries": 1}, "unknown field"),
                          ({"retry_base_seconds": 5, "retry_cap_seconds": 1}, "not be shorter"),
                          ([1], "JSON object")]:
@@ -267,7 +268,7 @@ async def test_queue_config_get_put_delete(base: str, http: aiohttp.ClientSessio
     status, answer = await call(http, "PUT", f"{base}/api/v1/queues/a..b/config",
                                 json={"max_retries": 1})
     assert status == 400 and "'..'" in answer["error"]
-    assert await client.store.revision() == before
+    assert await store.revision() == before
     assert await call(http, "DELETE", url) == (200, {"queue": "q1"})
     assert await call(http, "GET", url) == (200, {"queue": "q1"})
 
@@ -486,7 +487,7 @@ async def test_events_stream_stats_and_task_changes(base: str, http: aiohttp.Cli
         events = read_events(response)
         async with asyncio.timeout(15):
             name, hello = await anext(events)  # sent once task changes are followed
-            assert name == "hello" and hello["namespace"] == client.keys.namespace
+            assert name == "hello" and hello["namespace"] == client.namespace
             task = await client.submit("echo", queue="live")
             states: dict[str, str] = {}
             stats_seen = False

@@ -15,16 +15,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kubetask.client import AsyncClient, TaskSpec
 from kubetask.etcd_process import EtcdProcess, free_port
-from kubetask.model import RetryPolicy, Task, TaskState
-from kubetask.scheduler import Scheduler, SchedulerSettings
-from kubetask.store import Keyspace, Store
-from kubetask.web.metrics import (
+from kubetask.metrics import (
     ApiMetrics,
     PrometheusTermMetrics,
     PrometheusWorkerMetrics,
     QueueCollector,
     new_registry,
 )
+from kubetask.model import RetryPolicy, Task, TaskState
+from kubetask.scheduler import Scheduler, SchedulerSettings
+from kubetask.store import Keyspace, Store
 from kubetask.web.settings import DashboardSettings
 from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
 from tests.harness import InProcessSystem, Proc, running_dashboard
@@ -135,7 +135,7 @@ async def test_scheduler_and_worker_metrics_match_a_mixed_workload(
 
 async def test_dashboard_metrics_read_depth_and_workers_from_etcd(
         client: AsyncClient, system: InProcessSystem) -> None:
-    settings = DashboardSettings(namespace=client.keys.namespace, port=0, allow_writes=True)
+    settings = DashboardSettings(namespace=client.namespace, port=0, allow_writes=True)
     async with running_dashboard(client, settings) as base:
         batch = {"tasks": [{"type": "echo", "priority": p} for p in (3, 3, 2, 0, 0, 0)]}
         await asyncio.to_thread(fetch, f"{base}/api/v1/tasks:batch", orjson.dumps(batch))

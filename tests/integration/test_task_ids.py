@@ -11,6 +11,8 @@ from kubetask.client import AsyncClient, Client
 from kubetask.errors import AmbiguousTaskId, TaskNotFound, ValidationError
 from kubetask.etcd_process import EtcdProcess
 from kubetask.model import TaskState
+from kubetask.queue import Producer
+from kubetask.store import Keyspace, Store
 from tests.conftest import run_cli
 from tests.factories import make_task
 from tests.integration.test_cli import revision
@@ -24,19 +26,25 @@ LONE = "abcdef0200000000000000c3"
 MANY = [f"fedcba98765432100000{i:04x}" for i in range(8)]
 
 
-async def seed(client: AsyncClient, ids: list[str]) -> None:
-    await client.producer.submit([make_task(id=i) for i in ids])
+async def seed(store: Store, keys: Keyspace, ids: list[str]) -> None:
+    """Store tasks of the given ids (the SDK makes its own)."""
+    await Producer(store, keys).submit([make_task(id=i) for i in ids])
 
 
 def seed_namespace(etcd: EtcdProcess, namespace: str, ids: list[str]) -> None:
     async def run() -> None:
-        async with AsyncClient(etcd.endpoint, namespace=namespace) as c:
-            await seed(c, ids)
+        store = Store([etcd.endpoint])
+        await store.start()
+        try:
+            await seed(store, Keyspace(namespace=namespace), ids)
+        finally:
+            await store.stop()
     asyncio.run(run())
 
 
-async def test_a_unique_prefix_resolves_to_the_full_id(client: AsyncClient) -> None:
-    await seed(client, [ONE, TWO, LONE])
+async def test_a_unique_prefix_resolves_to_the_full_id(client: AsyncClient, store: Store,
+                                                       keys: Keyspace) -> None:
+    await seed(store, keys, [ONE, TWO, LONE])
     assert await client.resolve_id("abcdef02") == LONE
     assert await client.resolve_id("ABCDEF0100000000000000B") == TWO
     assert await client.resolve_id(ONE) == ONE
@@ -51,8 +59,8 @@ async def test_a_full_id_is_returned_unread_and_its_absence_shows_on_use(
 
 
 async def test_an_ambiguous_prefix_names_candidates_and_asks_for_more(
-        client: AsyncClient) -> None:
-    await seed(client, [ONE, TWO, LONE])
+        client: AsyncClient, store: Store, keys: Keyspace) -> None:
+    await seed(store, keys, [ONE, TWO, LONE])
     with pytest.raises(AmbiguousTaskId) as caught:
         await client.resolve_id("abcdef01")
     assert caught.value.candidates == [ONE, TWO]
@@ -62,16 +70,18 @@ async def test_an_ambiguous_prefix_names_candidates_and_asks_for_more(
     assert isinstance(caught.value, ValidationError)
 
 
-async def test_an_ambiguous_prefix_of_many_tasks_lists_a_few(client: AsyncClient) -> None:
-    await seed(client, MANY)
+async def test_an_ambiguous_prefix_of_many_tasks_lists_a_few(client: AsyncClient, store: Store,
+                                                             keys: Keyspace) -> None:
+    await seed(store, keys, MANY)
     with pytest.raises(AmbiguousTaskId) as caught:
         await client.resolve_id("fedcba98")
     assert caught.value.candidates == MANY[:5]
     assert "matches 8 tasks" in str(caught.value) and "and 3 more" in str(caught.value)
 
 
-async def test_a_prefix_matching_nothing_says_so(client: AsyncClient) -> None:
-    await seed(client, [ONE])
+async def test_a_prefix_matching_nothing_says_so(client: AsyncClient, store: Store,
+                                                 keys: Keyspace) -> None:
+    await seed(store, keys, [ONE])
     with pytest.raises(TaskNotFound, match="no task id starts with 'abcdef03' in namespace"):
         await client.resolve_id("abcdef03")
 
@@ -80,7 +90,7 @@ async def test_a_prefix_matching_nothing_says_so(client: AsyncClient) -> None:
                                             ("abc/def", "'/'")])
 async def test_a_too_short_or_malformed_prefix_is_refused_before_any_read(
         client: AsyncClient, value: str, fragment: str) -> None:
-    await client.store.stop()  # a read would fail with StoreError, not this ValidationError
+    await client.close()  # a read would fail with StoreError, not this ValidationError
     with pytest.raises(ValidationError, match=fragment):
         await client.resolve_id(value)
 

@@ -16,7 +16,7 @@ from kubetask import Task, TaskContext
 from kubetask.client import AsyncClient, TaskSpec
 from kubetask.etcd_process import EtcdProcess
 from kubetask.model import TaskState
-from kubetask.store import Get
+from kubetask.store import Get, Keyspace, Store
 from kubetask.worker import ExecutorRegistry
 from tests.harness import InProcessSystem
 
@@ -26,7 +26,8 @@ PRODUCERS = 8
 PER_PRODUCER = 250
 
 
-async def test_concurrent_enqueue(etcd: EtcdProcess, namespace: str) -> None:
+async def test_concurrent_enqueue(etcd: EtcdProcess, namespace: str, store: Store,
+                                  keys: Keyspace) -> None:
     """8 producers, each on its own connection, submit 250 tasks at once (one by one and in
     batches): every task is stored once, indexed once, and dispatch order is by priority."""
 
@@ -42,17 +43,17 @@ async def test_concurrent_enqueue(etcd: EtcdProcess, namespace: str) -> None:
     batches = await asyncio.wait_for(asyncio.gather(*(produce(n) for n in range(PRODUCERS))), 120)
     ids = [t.id for batch in batches for t in batch]
     assert len(ids) == len(set(ids)) == PRODUCERS * PER_PRODUCER
+    records = await store.range_all(Get(keys.tasks(), prefix=True, keys_only=True))
+    pending = await store.range_all(Get(keys.pending_all("default"), prefix=True,
+                                        keys_only=True))
+    assert sorted(keys.task_id_of(kv.key) for kv in records.kvs) == sorted(ids)
+    indexed = [keys.task_id_of(kv.key) for kv in pending.kvs]
+    assert sorted(indexed) == sorted(ids)
+    by_id = {t.id: t for batch in batches for t in batch}
+    priorities = [by_id[i].priority for i in indexed]
+    assert priorities == sorted(priorities, reverse=True)
     async with AsyncClient(etcd.endpoint, namespace=namespace) as c:
-        records = await c.store.range_all(Get(c.keys.tasks(), prefix=True, keys_only=True))
-        pending = await c.store.range_all(Get(c.keys.pending_all("default"), prefix=True,
-                                              keys_only=True))
-        assert sorted(c.keys.task_id_of(kv.key) for kv in records.kvs) == sorted(ids)
-        indexed = [c.keys.task_id_of(kv.key) for kv in pending.kvs]
-        assert sorted(indexed) == sorted(ids)
-        by_id = {t.id: t for batch in batches for t in batch}
-        priorities = [by_id[i].priority for i in indexed]
-        assert priorities == sorted(priorities, reverse=True)
-        assert (await c.reader.counts("default")).pending == len(ids)
+        assert (await c.stats("default"))[0].counts.pending == len(ids)
 
 
 class Recorder:

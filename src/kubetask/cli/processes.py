@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from functools import partial
 from typing import Any, TypeVar
 
 import click
 
+from kubetask import metrics, standalone
 from kubetask.cli.logconfig import configure
 from kubetask.cli.options import NameType, etcd_options, generated_id, log_options, queue_option
 from kubetask.cli.runner import serve
-from kubetask.client import parse_endpoints
 from kubetask.model import RetryPolicy
 from kubetask.scheduler import Scheduler, SchedulerSettings
 from kubetask.scheduler.strategies import STRATEGIES
-from kubetask.store import Keyspace, Store
 from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,33 +34,33 @@ def metrics_options(f: F) -> F:
     return f
 
 
-def start_metrics(factory: str, port: int | None, host: str, *args: object) -> tuple[Any, Any]:
-    """(hooks, endpoint) from kubetask.web.metrics, or (None, None) when the port is not set."""
+H = TypeVar("H")
+
+
+def start_metrics(start: Callable[[int, str], tuple[H, metrics.MetricsEndpoint]],
+                  port: int | None, host: str) -> tuple[H | None, metrics.MetricsEndpoint | None]:
+    """(hooks, endpoint) from `start(port, host)`, or (None, None) when the port is not set."""
     if port is None:
         return None, None
-    from kubetask.web import metrics  # imported when used: prometheus_client, aiohttp
     try:
-        return tuple(getattr(metrics, factory)(*args, port=port, host=host))
+        return start(port, host)
     except OSError as exc:
         raise click.ClickException(f"cannot serve metrics on {host}:{port} "
                                    f"({exc.strerror or exc}); pick another --metrics-port") from exc
 
 
-def run_component(etcd_endpoints: str, namespace: str, endpoint: Any,
-                  build: Callable[[Store, Keyspace], Scheduler | Worker]) -> None:
+def run_component(component: AbstractAsyncContextManager[Scheduler | Worker],
+                  endpoint: metrics.MetricsEndpoint | None) -> None:
     """Run a scheduler or worker on its own etcd connection until SIGTERM / Ctrl-C, then
     stop it gracefully and close its metrics endpoint."""
 
     async def run() -> None:
-        store = Store(parse_endpoints(etcd_endpoints))
-        await store.start()
-        component = build(store, Keyspace(namespace=namespace))
         try:
-            await serve(component.start, component.stop, component.wait)
+            async with component as c:
+                await serve(c.start, c.stop, c.wait)
         finally:
             if endpoint is not None:
                 endpoint.close()
-            await store.stop()
 
     asyncio.run(run())
 
@@ -104,10 +105,9 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
                                  compact_history_seconds=compact_history,
                                  janitor_interval=janitor_interval)
 
-    metrics, endpoint = start_metrics("scheduler_metrics", metrics_port, metrics_host, queue)
-
-    run_component(etcd_endpoints, namespace, endpoint,
-                  lambda store, keys: Scheduler(store, keys, settings, metrics))
+    hooks, endpoint = start_metrics(partial(metrics.scheduler_metrics, queue), metrics_port,
+                                    metrics_host)
+    run_component(standalone.scheduler(etcd_endpoints, namespace, settings, hooks), endpoint)
 
 
 @click.command()
@@ -158,7 +158,6 @@ def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
                               retry=RetryPolicy(max_retries=max_retries, base_seconds=retry_base,
                                                 cap_seconds=retry_cap))
 
-    metrics, endpoint = start_metrics("worker_metrics", metrics_port, metrics_host)
-
-    run_component(etcd_endpoints, namespace, endpoint,
-                  lambda store, keys: Worker(store, keys, settings, registry, metrics))
+    hooks, endpoint = start_metrics(metrics.worker_metrics, metrics_port, metrics_host)
+    run_component(standalone.worker(etcd_endpoints, namespace, settings, registry, hooks),
+                  endpoint)

@@ -80,7 +80,7 @@ def client(etcd_endpoints: str, namespace: str, queue: str, type_: str, name: st
 
     async def run() -> int:
         async with one_shot_client(etcd_endpoints, namespace) as c:
-            workers = await c.reader.workers(queue)
+            workers = await c.workers(queue)
             if workers and not any(type_ in w.types for w in workers):
                 click.echo(f"kubetask: warning: no worker of queue {queue!r} has an executor for "
                            f"type {type_!r} (they know {', '.join(sorted(workers[0].types))})",

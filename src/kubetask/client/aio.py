@@ -20,6 +20,7 @@ from kubetask.model import (
     QueueConfig,
     Task,
     TaskState,
+    WorkerInfo,
     parse_task_id,
     validate_name,
 )
@@ -50,18 +51,23 @@ class AsyncClient:
                  timeout: float = 5.0, connect_timeout: float | None = None) -> None:
         """`connect_timeout`: connect() fails unless etcd answers within it (default: no
         check; the first call waits for etcd up to `timeout`)."""
-        self.keys = Keyspace(prefix, validate_name("namespace", namespace))
-        self.store = Store(parse_endpoints(endpoints), timeout=timeout,
-                           connect_timeout=connect_timeout)
-        self.producer = Producer(self.store, self.keys)
-        self.reader = Reader(self.store, self.keys)
-        self.queue_configs = QueueConfigs(self.store, self.keys)
+        self._keys = Keyspace(prefix, validate_name("namespace", namespace))
+        self._store = Store(parse_endpoints(endpoints), timeout=timeout,
+                            connect_timeout=connect_timeout)
+        self._producer = Producer(self._store, self._keys)
+        self._reader = Reader(self._store, self._keys)
+        self._queue_configs = QueueConfigs(self._store, self._keys)
+
+    @property
+    def namespace(self) -> str:
+        """The namespace this client reads and writes (its tasks and queues)."""
+        return self._keys.namespace
 
     async def connect(self) -> None:
-        await self.store.start()
+        await self._store.start()
 
     async def close(self) -> None:
-        await self.store.stop()
+        await self._store.stop()
 
     async def __aenter__(self) -> AsyncClient:
         await self.connect()
@@ -80,13 +86,13 @@ class AsyncClient:
         """Validate all, then store all in batched transactions (none stored if any is bad)."""
         now = time.time()
         tasks = [spec.build(now) for spec in specs]
-        return await self.producer.submit(tasks)
+        return await self._producer.submit(tasks)
 
     async def cancel(self, task_id: str) -> Task:
-        return await self.producer.cancel(task_id)
+        return await self._producer.cancel(task_id)
 
     async def retry(self, task_id: str) -> Task:
-        return await self.producer.retry(task_id)
+        return await self._producer.retry(task_id)
 
     # --- reads -------------------------------------------------------------------
     async def resolve_id(self, task_id: str) -> str:
@@ -99,19 +105,19 @@ class AsyncClient:
         prefix = parse_task_id(task_id)
         if len(prefix) == TASK_ID_LENGTH:
             return prefix
-        ids, count = await self.reader.ids_with_prefix(prefix, limit=_CANDIDATES_SHOWN)
+        ids, count = await self._reader.ids_with_prefix(prefix, limit=_CANDIDATES_SHOWN)
         if count == 1:
             return ids[0]
         if count == 0:
             raise TaskNotFound(f"no task id starts with {prefix!r} in namespace "
-                               f"{self.keys.namespace!r}")
+                               f"{self._keys.namespace!r}")
         more = f", and {count - len(ids)} more" if count > len(ids) else ""
         raise AmbiguousTaskId(f"task id prefix {prefix!r} is ambiguous: it matches {count} "
                               f"tasks ({', '.join(ids)}{more}); give more characters of the id",
                               ids)
 
     async def get(self, task_id: str) -> Task:
-        return await self.reader.get(task_id)
+        return await self._reader.get(task_id)
 
     async def list(self, *, queue: str | None = None, state: TaskState | str | None = None,
                    limit: int = 100, after: str | None = None) -> builtins.list[Task]:
@@ -121,34 +127,42 @@ class AsyncClient:
             except ValueError:
                 raise ValidationError(f"unknown state {state!r}: use one of "
                                       f"{', '.join(s.value for s in TaskState)}") from None
-        return await self.reader.list(queue=queue, state=state, limit=limit, after=after)
+        return await self._reader.list(queue=queue, state=state, limit=limit, after=after)
 
     async def queue_config(self, queue: str) -> QueueConfig:
         """A queue's defaults (retry policy); unset fields fall back to the workers' flags."""
-        return await self.queue_configs.get(validate_name("queue", queue))
+        return await self._queue_configs.get(validate_name("queue", queue))
 
     async def configure_queue(self, queue: str, *, max_retries: int | None = None,
                               retry_base: float | None = None,
                               retry_cap: float | None = None) -> QueueConfig:
         """Set a queue's defaults for tasks that do not set their own (None: unchanged)."""
-        return await self.queue_configs.update(
+        return await self._queue_configs.update(
             validate_name("queue", queue), max_retries=max_retries,
             retry_base_seconds=retry_base, retry_cap_seconds=retry_cap)
 
     async def set_queue_config(self, queue: str, config: QueueConfig) -> None:
         """Replace a queue's defaults with `config` (its unset fields: the workers' flags)."""
-        await self.queue_configs.put(validate_name("queue", queue), config)
+        await self._queue_configs.put(validate_name("queue", queue), config)
 
     async def reset_queue_config(self, queue: str) -> None:
         """Forget a queue's defaults: the workers' flags apply again."""
-        await self.queue_configs.reset(validate_name("queue", queue))
+        await self._queue_configs.reset(validate_name("queue", queue))
 
     async def queues(self) -> builtins.list[str]:
-        return await self.reader.queues()
+        return await self._reader.queues()
+
+    async def workers(self, queue: str) -> builtins.list[WorkerInfo]:
+        """The workers registered on `queue`, with their load as of their last heartbeat."""
+        return await self._reader.workers(validate_name("queue", queue))
+
+    async def leader(self, queue: str) -> str | None:
+        """The node id of the scheduler leading `queue` (None while none does)."""
+        return await self._reader.leader(validate_name("queue", queue))
 
     async def stats(self, queue: str | None = None) -> builtins.list[QueueStats]:
         """Each queue's figures (or `queue`'s), all read at one etcd revision."""
-        snapshots = await SnapshotReader(self.store, self.keys).read(
+        snapshots = await SnapshotReader(self._store, self._keys).read(
             None if queue is None else [validate_name("queue", queue)])
         return [QueueStats.of(s) for s in snapshots]
 
@@ -158,21 +172,21 @@ class AsyncClient:
         stats = await self.stats()
         first, end = history_window(stats, now, HISTORY_BUCKETS)
         edges = [b * HISTORY_BUCKET_SECONDS for b in range(first, end + 1)]
-        return throughput_of(stats, (first, end), await self.reader.created(edges))
+        return throughput_of(stats, (first, end), await self._reader.created(edges))
 
     async def wait(self, task_ids: Sequence[str], *, timeout: float | None = None) -> builtins.list[Task]:
         """Block until every task is terminal; returns them in the given order."""
         ids = list(dict.fromkeys(task_ids))
         async with asyncio.timeout(timeout):
-            result = await self.store.txn([], [Get(self.keys.task(i)) for i in ids[:1]])
+            result = await self._store.txn([], [Get(self._keys.task(i)) for i in ids[:1]])
             revision = result.revision
             tasks: dict[str, Task] = {}
-            for task in await self.reader.get_many(ids):
+            for task in await self._reader.get_many(ids):
                 tasks[task.id] = task
             missing = [i for i in ids if i not in tasks]
             if missing:
                 raise TaskNotFound(f"no task {missing[0]!r} in namespace "
-                                   f"{self.keys.namespace!r}")
+                                   f"{self._keys.namespace!r}")
             open_ids = {i for i, t in tasks.items() if not t.terminal}
             if open_ids:
                 await self._watch_until_terminal(open_ids, tasks, revision)
@@ -182,8 +196,8 @@ class AsyncClient:
                            only: Container[str] | None = None) -> TaskFeed:
         """A feed of task changes made after `after_revision` (default: from now on);
         with `only`, of those task ids."""
-        revision = await self.store.revision() if after_revision is None else after_revision
-        return TaskFeed(self.store, self.keys, revision + 1, only)
+        revision = await self._store.revision() if after_revision is None else after_revision
+        return TaskFeed(self._store, self._keys, revision + 1, only)
 
     async def _watch_until_terminal(self, open_ids: set[str], tasks: dict[str, Task],
                                     revision: int) -> None:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from kubetask.client.aio import AsyncClient
 from kubetask.client.spec import TaskSpec
 from kubetask.client.stats import QueueStats
-from kubetask.model import QueueConfig, Task, TaskState
+from kubetask.model import QueueConfig, Task, TaskState, WorkerInfo
 
 T = TypeVar("T")
 
@@ -52,6 +52,10 @@ class Client:
                  tb: TracebackType | None) -> None:
         self.close()
 
+    @property
+    def namespace(self) -> str:
+        return self._aio.namespace
+
     def submit(self, type: str, payload: Any = None, **options: Any) -> Task:
         return self._run(self._aio.submit(type, payload, **options))
 
@@ -83,6 +87,12 @@ class Client:
 
     def queues(self) -> builtins.list[str]:
         return self._run(self._aio.queues())
+
+    def workers(self, queue: str) -> builtins.list[WorkerInfo]:
+        return self._run(self._aio.workers(queue))
+
+    def leader(self, queue: str) -> str | None:
+        return self._run(self._aio.leader(queue))
 
     def queue_config(self, queue: str) -> QueueConfig:
         return self._run(self._aio.queue_config(queue))

@@ -13,7 +13,7 @@ from kubetask.errors import TaskNotFound, ValidationError
 from kubetask.model import Priority, Task, TaskState, WorkerInfo, id_floor
 from kubetask.queue import codec
 from kubetask.queue.indexes import index_prefix
-from kubetask.store import Get, Keyspace, RangeResult, Store
+from kubetask.store import Get, Keyspace, RangeResult, Store, leader_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +146,9 @@ class Reader:
     async def workers(self, queue: str) -> builtins.list[WorkerInfo]:
         result = await self.store.range_all(Get(self.keys.workers(queue), prefix=True))
         return [WorkerInfo.from_dict(orjson.loads(kv.value)) for kv in result.kvs]
+
+    async def leader(self, queue: str) -> str | None:
+        """The node id of the scheduler leading `queue` (None while none does)."""
+        result = await self.store.range_all(Get(self.keys.election(queue), prefix=True))
+        leader = leader_of(result.kvs)
+        return None if leader is None else leader.decode()

@@ -1,1 +1,1 @@
-"""The dashboard, its JSON HTTP API and Prometheus metrics (the only code that imports aiohttp)."""
+"""The dashboard, its JSON HTTP API and /metrics (the only code that imports aiohttp)."""

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from prometheus_client.exposition import choose_encoder
 
 from kubetask import __version__
 from kubetask.client import AsyncClient
 from kubetask.errors import KubetaskError, ValidationError
+from kubetask.metrics import encode
 from kubetask.model import Task, TaskState, validate_name
 from kubetask.web import parsing
 from kubetask.web.context import API_METRICS, CLIENT, HUB, QUEUE_COLLECTOR, REGISTRY, SETTINGS
@@ -116,7 +116,7 @@ async def stats(request: web.Request) -> web.Response:
     if queue is not None:
         validate_name("queue", queue)
     client = request.app[CLIENT]
-    return json_response(stats_body(client.keys.namespace, await client.stats(queue)))
+    return json_response(stats_body(client.namespace, await client.stats(queue)))
 
 
 @routes.get("/api/v1/throughput")
@@ -157,7 +157,7 @@ async def delete_queue_config(request: web.Request) -> web.Response:
 # --- the server itself -----------------------------------------------------------------
 def _info(request: web.Request) -> dict[str, object]:
     settings = request.app[SETTINGS]
-    return {"version": __version__, "namespace": request.app[CLIENT].keys.namespace,
+    return {"version": __version__, "namespace": request.app[CLIENT].namespace,
             "writes": settings.writes, "stats_interval": settings.stats_interval}
 
 
@@ -196,6 +196,5 @@ async def metrics(request: web.Request) -> web.Response:
     except (KubetaskError, TimeoutError):
         figures = None
     request.app[QUEUE_COLLECTOR].update(figures)
-    # Prometheus text 0.0.4 unless the scraper asks for OpenMetrics.
-    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
-    return web.Response(body=encode(request.app[REGISTRY]), headers={"Content-Type": content_type})
+    body, content_type = encode(request.app[REGISTRY], request.headers.get("Accept", ""))
+    return web.Response(body=body, headers={"Content-Type": content_type})

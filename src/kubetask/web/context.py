@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from kubetask.client import AsyncClient
+from kubetask.metrics import ApiMetrics, CollectorRegistry, QueueCollector
 from kubetask.web.events import EventHub
-from kubetask.web.metrics import ApiMetrics, QueueCollector
 from kubetask.web.settings import DashboardSettings
 
 SETTINGS = web.AppKey("settings", DashboardSettings)

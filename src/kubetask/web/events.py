@@ -109,7 +109,7 @@ class EventHub:
             try:
                 async with asyncio.timeout(max(self.interval * 5, 5.0)):
                     stats = await self.client.stats()
-                self._last_stats = frame("stats", stats_body(self.client.keys.namespace, stats))
+                self._last_stats = frame("stats", stats_body(self.client.namespace, stats))
                 self.publish(self._last_stats)
             except (KubetaskError, TimeoutError) as exc:
                 reason = str(exc) or "no answer in time"

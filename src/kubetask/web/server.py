@@ -13,11 +13,11 @@ from types import TracebackType
 from aiohttp import web
 
 from kubetask.client import AsyncClient
+from kubetask.metrics import ApiMetrics, QueueCollector, new_registry
 from kubetask.web import middleware
 from kubetask.web.api import routes
 from kubetask.web.context import API_METRICS, CLIENT, HUB, QUEUE_COLLECTOR, REGISTRY, SETTINGS
 from kubetask.web.events import EventHub
-from kubetask.web.metrics import ApiMetrics, QueueCollector, new_registry
 from kubetask.web.settings import DashboardSettings
 
 log = logging.getLogger(__name__)
