@@ -17,6 +17,7 @@ from kubetask.model import RetryPolicy
 from kubetask.scheduler import Scheduler, SchedulerSettings
 from kubetask.scheduler.strategies import STRATEGIES
 from kubetask.store import Keyspace, Store
+from kubetask.supervisor import RestartPolicy, Supervisor
 from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,19 +48,20 @@ def start_metrics(factory: str, port: int | None, host: str, *args: object) -> t
 
 def run_component(etcd_endpoints: str, namespace: str, endpoint: Any,
                   build: Callable[[Store, Keyspace], Scheduler | Worker]) -> None:
-    """Run a scheduler or worker on its own etcd connection until SIGTERM / Ctrl-C, then
-    stop it gracefully and close its metrics endpoint."""
+    """Run a scheduler or worker on its own etcd connection until SIGTERM / Ctrl-C (or its
+    failure), then stop it gracefully and close its metrics endpoint."""
 
     async def run() -> None:
-        store = Store(parse_endpoints(etcd_endpoints))
-        await store.start()
-        component = build(store, Keyspace(namespace=namespace))
-        try:
-            await serve(component.start, component.stop, component.wait)
-        finally:
-            if endpoint is not None:
-                endpoint.close()
-            await store.stop()
+        async with Store(parse_endpoints(etcd_endpoints)) as store:
+            # The component restarts its own sessions by the restart rule; whatever it lets
+            # out (a bug that repeats: ServiceFailed) ends the process with exit code 1.
+            supervisor = Supervisor(RestartPolicy(restart_on=(), max_failures=1))
+            supervisor.add("component", build(store, Keyspace(namespace=namespace)))
+            try:
+                await serve(supervisor)
+            finally:
+                if endpoint is not None:
+                    endpoint.close()
 
     asyncio.run(run())
 
