@@ -55,9 +55,12 @@ class FakeService(BackgroundService):
 
 
 async def until(condition: object, what: str) -> None:
-    async with asyncio.timeout(5):
-        while not condition():  # type: ignore[operator]
-            await asyncio.sleep(0.001)
+    try:
+        async with asyncio.timeout(5):
+            while not condition():  # type: ignore[operator]
+                await asyncio.sleep(0.001)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 # --- the rule ------------------------------------------------------------------------------
