@@ -57,3 +57,8 @@ class NotLeader(KubetaskError):
 
 class ExecutorError(KubetaskError):
     """An executor could not run a task (unknown type, bad result)."""
+
+
+class ServiceFailed(KubetaskError):
+    """A long-running component failed with a bug (not an etcd error) again and again and
+    was given up; its tracebacks are in the log. The process should exit non-zero."""

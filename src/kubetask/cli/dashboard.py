@@ -36,14 +36,11 @@ def dashboard(etcd_endpoints: str, namespace: str, host: str, port: int, allow_w
         etcd_endpoints=etcd_endpoints, namespace=namespace, host=host, port=port,
         allow_writes=allow_writes, token=token or None)
     board = Dashboard(settings)
+    listening = False
 
-    async def start() -> None:
-        try:
-            await board.start()
-        except OSError as exc:
-            raise click.ClickException(
-                f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another "
-                "dashboard running? Pass --port N") from exc
+    def started() -> None:
+        nonlocal listening
+        listening = True
         writes = {"open": "writes allowed", "token": "writes need the token",
                   "disabled": "read-only"}[settings.writes]
         click.echo(f"kubetask dashboard: {board.url}  (namespace {namespace}, {writes})",
@@ -51,4 +48,11 @@ def dashboard(etcd_endpoints: str, namespace: str, host: str, port: int, allow_w
         click.echo(f"  API      {board.url}api/v1  (OpenAPI: {board.url}api/v1/openapi.json)")
         click.echo(f"  metrics  {board.url}metrics")
 
-    asyncio.run(serve(start, board.stop))
+    try:
+        asyncio.run(serve(board, started=started))
+    except OSError as exc:
+        if listening:
+            raise
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another "
+            "dashboard running? Pass --port N") from exc

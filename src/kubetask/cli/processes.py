@@ -18,6 +18,7 @@ from kubetask.cli.runner import serve
 from kubetask.model import RetryPolicy
 from kubetask.scheduler import Scheduler, SchedulerSettings
 from kubetask.scheduler.strategies import STRATEGIES
+from kubetask.supervisor import RestartPolicy, Supervisor
 from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,13 +52,17 @@ def start_metrics(start: Callable[[int, str], tuple[H, metrics.MetricsEndpoint]]
 
 def run_component(component: AbstractAsyncContextManager[Scheduler | Worker],
                   endpoint: metrics.MetricsEndpoint | None) -> None:
-    """Run a scheduler or worker on its own etcd connection until SIGTERM / Ctrl-C, then
-    stop it gracefully and close its metrics endpoint."""
+    """Run a scheduler or worker on its own etcd connection until SIGTERM / Ctrl-C (or its
+    failure), then stop it gracefully and close its metrics endpoint."""
 
     async def run() -> None:
         try:
             async with component as c:
-                await serve(c.start, c.stop, c.wait)
+                # The component restarts its own sessions by the restart rule; whatever it
+                # lets out (a bug that repeats: ServiceFailed) ends the process with exit 1.
+                supervisor = Supervisor(RestartPolicy(restart_on=(), max_failures=1))
+                supervisor.add("component", c)
+                await serve(supervisor)
         finally:
             if endpoint is not None:
                 endpoint.close()

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import builtins
 import time
-from collections.abc import Container, Iterable, Sequence
-from types import TracebackType
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Any
 
-from kubetask.client.feed import TaskFeed
+from kubetask.client.feed import TaskFeed, until_terminal
 from kubetask.client.spec import TaskSpec
 from kubetask.client.stats import QueueStats, Throughput, history_window, throughput_of
 from kubetask.errors import AmbiguousTaskId, TaskNotFound, ValidationError
@@ -25,7 +24,8 @@ from kubetask.model import (
     validate_name,
 )
 from kubetask.queue import Producer, QueueConfigs, Reader, SnapshotReader
-from kubetask.store import Get, Keyspace, Store
+from kubetask.service import Lifecycle
+from kubetask.store import Keyspace, Store
 
 _CANDIDATES_SHOWN = 5  # ids an ambiguous prefix's error lists
 
@@ -38,7 +38,7 @@ def parse_endpoints(endpoints: str | Sequence[str]) -> builtins.list[str]:
     return result
 
 
-class AsyncClient:
+class AsyncClient(Lifecycle):
     """Talks to etcd directly; no server in between.
 
         async with AsyncClient("localhost:2379") as client:
@@ -63,19 +63,14 @@ class AsyncClient:
         """The namespace this client reads and writes (its tasks and queues)."""
         return self._keys.namespace
 
-    async def connect(self) -> None:
+    async def start(self) -> None:
         await self._store.start()
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         await self._store.stop()
 
-    async def __aenter__(self) -> AsyncClient:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.close()
+    connect = start
+    close = stop
 
     # --- writes ------------------------------------------------------------------
     async def submit(self, type: str, payload: Any = None, **options: Any) -> Task:
@@ -175,43 +170,19 @@ class AsyncClient:
         return throughput_of(stats, (first, end), await self._reader.created(edges))
 
     async def wait(self, task_ids: Sequence[str], *, timeout: float | None = None) -> builtins.list[Task]:
-        """Block until every task is terminal; returns them in the given order."""
+        """Block until every task is terminal; returns them in the given order. Follows the
+        records across etcd compactions (reads them again); TaskNotFound for a task that
+        does not exist (or is deleted meanwhile)."""
         ids = list(dict.fromkeys(task_ids))
         async with asyncio.timeout(timeout):
-            result = await self._store.txn([], [Get(self._keys.task(i)) for i in ids[:1]])
-            revision = result.revision
-            tasks: dict[str, Task] = {}
-            for task in await self._reader.get_many(ids):
-                tasks[task.id] = task
-            missing = [i for i in ids if i not in tasks]
-            if missing:
-                raise TaskNotFound(f"no task {missing[0]!r} in namespace "
-                                   f"{self._keys.namespace!r}")
-            open_ids = {i for i, t in tasks.items() if not t.terminal}
-            if open_ids:
-                await self._watch_until_terminal(open_ids, tasks, revision)
+            tasks = await until_terminal(self._store, self._keys, ids)
         return [tasks[i] for i in ids]
 
     async def task_changes(self, *, after_revision: int | None = None,
-                           only: Container[str] | None = None) -> TaskFeed:
+                           only: Container[str] | None = None,
+                           resync: Callable[[], None] | None = None) -> TaskFeed:
         """A feed of task changes made after `after_revision` (default: from now on);
-        with `only`, of those task ids."""
+        with `only`, of those task ids; with `resync`, one that survives a compaction
+        (see TaskFeed)."""
         revision = await self._store.revision() if after_revision is None else after_revision
-        return TaskFeed(self._store, self._keys, revision + 1, only)
-
-    async def _watch_until_terminal(self, open_ids: set[str], tasks: dict[str, Task],
-                                    revision: int) -> None:
-        # The read above was at or after `revision`; following from revision + 1 may
-        # replay a change already seen, never miss one.
-        feed = await self.task_changes(after_revision=revision, only=open_ids)
-        try:
-            async for batch in feed:
-                for task in batch:
-                    if task.id in open_ids:
-                        tasks[task.id] = task
-                        if task.terminal:
-                            open_ids.discard(task.id)
-                if not open_ids:
-                    return
-        finally:
-            feed.close()
+        return TaskFeed(self._store, self._keys, revision + 1, only, resync=resync)

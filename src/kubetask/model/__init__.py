@@ -1,6 +1,6 @@
 """Pure data of kubetask: tasks, states and their transitions, priorities, workers. No I/O."""
 
-from kubetask.model.backoff import RetryPolicy
+from kubetask.model.backoff import Backoff, RetryPolicy
 from kubetask.model.ids import (
     MIN_TASK_ID_PREFIX,
     TASK_ID_LENGTH,
@@ -42,6 +42,7 @@ __all__ = [
     "TERMINAL_STATES",
     "TRANSITIONS",
     "Attempt",
+    "Backoff",
     "Priority",
     "QueueConfig",
     "RetryPolicy",

@@ -6,77 +6,49 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
-from types import TracebackType
 from typing import Any
 
 from kubetask.errors import NotLeader, StoreError
 from kubetask.scheduler.settings import SchedulerSettings
 from kubetask.scheduler.strategies import make_strategy
 from kubetask.scheduler.term import LeaderTerm, TermMetrics
+from kubetask.service import BackgroundService
 from kubetask.store import Election, Keyspace, LeaseKeeper, Store
+from kubetask.supervisor import RestartPolicy, Restarts
 
 log = logging.getLogger(__name__)
 
+# etcd trouble, or our session expired meanwhile (NotLeader): campaign again.
+SESSION_RESTARTS = RestartPolicy(restart_on=(StoreError, NotLeader))
 
-class Scheduler:
+
+class Scheduler(BackgroundService):
     """Several may run for one queue: one leads (etcd election), the others stand by.
 
     A leader's writes are fenced on its election key, so a leader whose session lapsed
-    (paused, partitioned) cannot dispatch even before it notices.
+    (paused, partitioned) cannot dispatch even before it notices. Sessions restart by
+    `restarts` (etcd trouble: for as long as it lasts; a bug in a term: logged with its
+    traceback, and when it repeats the scheduler gives up: wait() raises ServiceFailed).
     """
 
     def __init__(self, store: Store, keys: Keyspace, settings: SchedulerSettings,
-                 metrics: TermMetrics | None = None) -> None:
+                 metrics: TermMetrics | None = None,
+                 restarts: RestartPolicy = SESSION_RESTARTS) -> None:
         self.store = store
         self.keys = keys
         self.settings = settings
         self.strategy = make_strategy(settings.strategy)
         self.metrics = metrics
+        self.restarts = restarts
         self.leading = asyncio.Event()
         self.terms = 0
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"scheduler-{self.settings.queue}")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def wait(self) -> None:
-        """Until the component ends by itself (an error); cancelling the waiter is safe."""
-        if self._task is not None:
-            await asyncio.shield(self._task)
-
-    async def __aenter__(self) -> Scheduler:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop()
+    def _task_name(self) -> str:
+        return f"scheduler-{self.settings.queue}"
 
     async def _run(self) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await self._one_session()
-                delay = 0.2
-            except (StoreError, NotLeader) as exc:  # NotLeader: our session expired meanwhile
-                log.warning("scheduler %s: etcd trouble (%s); retrying in %.1fs",
-                            self.settings.node_id, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except Exception:
-                # A bug in one term must not take the queue's scheduler down for good:
-                # the session (and leadership) was given up; campaign again.
-                log.exception("scheduler %s: term failed unexpectedly; campaigning again in "
-                              "%.1fs", self.settings.node_id, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        restarts = Restarts(f"scheduler {self.settings.node_id}", self.restarts)
+        await restarts.run(self._one_session)
 
     async def _one_session(self) -> None:
         lease = LeaseKeeper(self.store, self.settings.session_ttl,

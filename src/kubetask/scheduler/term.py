@@ -3,7 +3,7 @@
 - dispatch: pending tasks -> workers with free slots (watch-driven, batched);
 - promote: delayed tasks whose time has come -> pending;
 - recover: tasks of lost workers -> pending, and a periodic reconciliation sweep.
-Each loop lists, then watches from the list's revision + 1, and re-lists on compaction.
+The leader's views follow etcd by ListWatch (list, watch, re-list on compaction).
 """
 
 from __future__ import annotations
@@ -11,16 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
-from kubetask.errors import Compacted, LeaseLost, NotLeader, StoreError
+from kubetask.errors import LeaseLost
 from kubetask.queue import Dispatcher, Placement
 from kubetask.scheduler.janitor import Janitor
 from kubetask.scheduler.pending_heads import PendingHeads
 from kubetask.scheduler.settings import SchedulerSettings
 from kubetask.scheduler.strategies import Strategy
 from kubetask.scheduler.view import WorkerView
-from kubetask.store import Compare, Event, Get, Keyspace, Store, Watch
+from kubetask.store import Compare, Event, Get, Keyspace, ListWatch, RangeResult, Store, revision_only
 from kubetask.wakeup import wait_until_set
 
 log = logging.getLogger(__name__)
@@ -42,74 +41,57 @@ class LeaderTerm:
         self._dispatch_wake = asyncio.Event()
         self._delayed_wake = asyncio.Event()
         self._recover_wake = asyncio.Event()
-        self._watches: list[Watch] = []
         self._backlog = False  # the last round filled every free slot
 
     async def run(self) -> None:
-        """Run until leadership is lost (raises NotLeader) or cancelled."""
+        """Run until leadership is lost (raises NotLeader) or cancelled. A failure of one
+        loop ends the term: alone, it is raised as it is; several come as their group."""
+        q = self.queue
+        # Only this leader puts active keys (it settles them itself): deletes suffice.
+        # Pending and delayed keys are read when needed: their listing is a revision.
+        follows = [
+            (ListWatch(self.store, self.keys.workers(q), on_list=self._load_workers),
+             self._on_workers),
+            (ListWatch(self.store, self.keys.active_all(q), on_list=self._load_active,
+                       keys_only=True, deletes_only=True), self._on_active),
+            (ListWatch(self.store, self.keys.pending_all(q), on_list=self._reset_pending,
+                       read=revision_only(self.store), puts_only=True), self._on_pending),
+            (ListWatch(self.store, self.keys.delayed_all(q), on_list=self._relisted,
+                       read=revision_only(self.store), puts_only=True), self._on_delayed),
+        ]
         try:
+            for follow, _ in follows:
+                await follow.list()
             async with asyncio.TaskGroup() as group:
-                await self._follow(self.keys.workers(self.queue), self._on_workers,
-                                   self._load_workers, group)
-                # Only this leader puts active keys (it settles them itself): deletes suffice.
-                await self._follow(self.keys.active_all(self.queue), self._on_active,
-                                   self._load_active, group, deletes_only=True)
-                await self._follow(self.keys.pending_all(self.queue), self._on_pending,
-                                   self._reset_pending, group, puts_only=True)
-                await self._follow(self.keys.delayed_all(self.queue), self._on_delayed,
-                                   None, group, puts_only=True)
+                for follow, on_events in follows:
+                    group.create_task(follow.run(on_events), name=f"watch {follow.prefix}")
                 group.create_task(self._dispatch_loop(), name="dispatch")
                 group.create_task(self._promote_loop(), name="promote")
                 group.create_task(self._recover_loop(), name="recover")
                 group.create_task(self._janitor_loop(), name="janitor")
-        except* NotLeader as eg:
-            raise eg.exceptions[0] from None
-        except* StoreError as eg:  # etcd trouble in one loop ends the term, unwrapped
-            raise eg.exceptions[0] from None
+        except ExceptionGroup as failures:
+            if len(failures.exceptions) == 1:
+                raise failures.exceptions[0] from None
+            raise
         finally:
-            for watch in self._watches:
-                watch.close()
+            for follow, _ in follows:
+                follow.close()
 
     # --- list + watch ------------------------------------------------------------
-    async def _follow(self, prefix: str, on_events: Callable[[list[Event]], None],
-                      on_list: Callable[[Get], Awaitable[int]] | None,
-                      group: asyncio.TaskGroup, *, puts_only: bool = False,
-                      deletes_only: bool = False) -> None:
-        async def initial() -> int:
-            if on_list is not None:
-                return await on_list(Get(prefix, prefix=True))
-            return await self.store.revision()
-
-        revision = await initial()
-
-        async def follow(revision: int) -> None:
-            while True:
-                watch = Watch(self.store, prefix, start_revision=revision + 1,
-                              puts_only=puts_only, deletes_only=deletes_only)
-                self._watches.append(watch)
-                try:
-                    async for batch in watch:
-                        on_events(batch)
-                except Compacted as exc:
-                    log.warning("%s: %s; re-listing", prefix, exc)
-                    revision = await initial()
-                    self._wake_all()
-                finally:
-                    watch.close()
-                    self._watches.remove(watch)
-
-        group.create_task(follow(revision), name=f"watch {prefix}")
-
-    async def _load_workers(self, get: Get) -> int:
-        result = await self.store.range_all(get)
+    def _load_workers(self, result: RangeResult) -> None:
         self.view.load_workers(result.kvs)
         self._wake_all()
-        return result.revision
 
-    async def _load_active(self, get: Get) -> int:
-        result = await self.store.range_all(Get(get.key, prefix=True, keys_only=True))
+    def _load_active(self, result: RangeResult) -> None:
         self.view.load_active(result.kvs)
-        return result.revision
+        self._wake_all()
+
+    def _reset_pending(self, result: RangeResult) -> None:
+        self.pending = PendingHeads(self.keys, self.settings.priority_aging_seconds)
+        self._wake_all()
+
+    def _relisted(self, result: RangeResult) -> None:
+        self._wake_all()
 
     def _wake_all(self) -> None:
         self._dispatch_wake.set()
@@ -124,10 +106,6 @@ class LeaderTerm:
     def _on_active(self, events: list[Event]) -> None:
         if self.view.apply_active_events(events):
             self._dispatch_wake.set()
-
-    async def _reset_pending(self, get: Get) -> int:
-        self.pending = PendingHeads(self.keys, self.settings.priority_aging_seconds)
-        return await self.store.revision()
 
     def _on_pending(self, events: list[Event]) -> None:
         for event in events:
@@ -206,7 +184,8 @@ class LeaderTerm:
                 self.pending.discard(p.pending.kv.key, p.pending.kv.mod_revision)
         except LeaseLost:
             # A worker died between our view and the commit: refresh the view and retry.
-            await self._load_workers(Get(self.keys.workers(self.queue), prefix=True))
+            self._load_workers(await self.store.range_all(Get(self.keys.workers(self.queue),
+                                                              prefix=True)))
         finally:
             done = {p.pending.task.id for p in committed}
             for p in placements:

@@ -10,11 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
@@ -22,8 +19,22 @@ import grpc.aio
 from etcd3aio import _protobuf as pb
 
 from kubetask.errors import LeaseLost, StoreError, StoreUnavailable, TransactionTooLarge
+from kubetask.model.backoff import Backoff
+from kubetask.service import Lifecycle
 from kubetask.store.keys import prefix_end
 from kubetask.store.limits import batches, check_txn
+from kubetask.store.ops import (
+    Compare,
+    Get,
+    KeyValue,
+    Op,
+    RangeResult,
+    TxnResult,
+    add_compares,
+    add_ops,
+    decode_kv,
+    range_request,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,168 +49,6 @@ _GRPC_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2_000),
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class KeyValue:
-    key: str
-    value: bytes
-    create_revision: int
-    mod_revision: int
-    version: int
-    lease: int
-
-
-@dataclass(frozen=True, slots=True)
-class RangeResult:
-    kvs: list[KeyValue]
-    count: int
-    more: bool
-    revision: int
-
-
-@dataclass(frozen=True, slots=True)
-class Put:
-    key: str
-    value: bytes
-    lease: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Delete:
-    key: str
-    prefix: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Get:
-    key: str
-    prefix: bool = False
-    keys_only: bool = False
-    count_only: bool = False
-    end: str | None = None  # explicit exclusive range end (instead of `prefix`)
-    revision: int = 0  # read as of this revision (0: the latest); pins a snapshot across txns
-
-
-@dataclass(frozen=True, slots=True)
-class Compare:
-    """One condition of a transaction: `<target>(key) <op> value`."""
-
-    key: str
-    target: str  # "version" | "create" | "mod" | "value" | "lease"
-    op: str  # "==" | "!=" | ">" | "<"
-    value: int | bytes
-
-    @staticmethod
-    def absent(key: str) -> Compare:
-        return Compare(key, "version", "==", 0)
-
-    @staticmethod
-    def present(key: str) -> Compare:
-        return Compare(key, "version", ">", 0)
-
-    @staticmethod
-    def mod_revision(key: str, revision: int) -> Compare:
-        return Compare(key, "mod", "==", revision)
-
-    @staticmethod
-    def create_revision(key: str, revision: int) -> Compare:
-        return Compare(key, "create", "==", revision)
-
-
-Op = Put | Delete | Get
-
-
-class TxnResult:
-    """A transaction's outcome. Its per-operation responses are decoded when first asked
-    for: most callers only look at `succeeded` (a batch of 100 puts answers 100 times)."""
-
-    __slots__ = ("_raw", "_responses", "revision", "succeeded")
-
-    def __init__(self, succeeded: bool, revision: int, raw: Sequence[Any]) -> None:
-        self.succeeded = succeeded
-        self.revision = revision
-        self._raw = raw
-        self._responses: list[RangeResult | int | None] | None = None
-
-    @property
-    def responses(self) -> list[RangeResult | int | None]:
-        """Get -> RangeResult, Delete -> count deleted, Put -> None; in request order."""
-        if self._responses is None:
-            self._responses = [_response(r) for r in self._raw]
-        return self._responses
-
-
-_TARGETS = {
-    "version": pb.Compare.VERSION,
-    "create": pb.Compare.CREATE,
-    "mod": pb.Compare.MOD,
-    "value": pb.Compare.VALUE,
-    "lease": pb.Compare.LEASE,
-}
-_RESULTS = {"==": pb.Compare.EQUAL, "!=": pb.Compare.NOT_EQUAL, ">": pb.Compare.GREATER, "<": pb.Compare.LESS}
-_TARGET_FIELD = {"version": "version", "create": "create_revision", "mod": "mod_revision",
-                 "value": "value", "lease": "lease"}
-
-
-def _kv(raw: Any) -> KeyValue:
-    return KeyValue(raw.key.decode(), raw.value, raw.create_revision, raw.mod_revision,
-                    raw.version, raw.lease)
-
-
-def _range_request(get: Get, *, limit: int = 0, revision: int = 0,
-                   descend: bool = False, serializable: bool = False) -> Any:
-    request = pb.RangeRequest(key=get.key.encode(), limit=limit,
-                              revision=revision or get.revision, keys_only=get.keys_only,
-                              count_only=get.count_only, serializable=serializable)
-    if get.end is not None:
-        request.range_end = get.end.encode()
-    elif get.prefix:
-        request.range_end = prefix_end(get.key).encode()
-    if descend:
-        request.sort_order = pb.RangeRequest.DESCEND
-        request.sort_target = pb.RangeRequest.KEY
-    return request
-
-
-def _add_ops(into: Any, ops: Iterable[Op]) -> None:
-    """Append `ops` to a repeated RequestOp field, built in place (a quarter of the cost of
-    constructing each message and copying it in: this runs for every key of every task)."""
-    add = into.add
-    for op in ops:
-        if isinstance(op, Put):
-            put = add().request_put
-            put.key = op.key.encode()
-            put.value = op.value
-            if op.lease:
-                put.lease = op.lease
-        elif isinstance(op, Delete):
-            delete = add().request_delete_range
-            delete.key = op.key.encode()
-            if op.prefix:
-                delete.range_end = prefix_end(op.key).encode()
-        else:
-            add().request_range.CopyFrom(_range_request(op))
-
-
-def _add_compares(into: Any, compares: Iterable[Compare]) -> None:
-    add = into.add
-    for cmp in compares:
-        message = add()
-        message.key = cmp.key.encode()
-        message.target = _TARGETS[cmp.target]
-        message.result = _RESULTS[cmp.op]
-        setattr(message, _TARGET_FIELD[cmp.target], cmp.value)
-
-
-def _response(raw: Any) -> RangeResult | int | None:
-    kind = raw.WhichOneof("response")
-    if kind == "response_range":
-        rr = raw.response_range
-        return RangeResult([_kv(kv) for kv in rr.kvs], rr.count, rr.more, rr.header.revision)
-    if kind == "response_delete_range":
-        return int(raw.response_delete_range.deleted)
-    return None
 
 
 def channel_target(endpoints: Sequence[str]) -> str:
@@ -224,7 +73,7 @@ def channel_target(endpoints: Sequence[str]) -> str:
     return "ipv4:" + ",".join(addresses)
 
 
-class Store:
+class Store(Lifecycle):
     """An asyncio connection to an etcd cluster.
 
     Reads retry on unavailability until `timeout`. Writes are never retried blindly here:
@@ -241,7 +90,7 @@ class Store:
         self.connect_timeout = connect_timeout
         self._target = channel_target(self.endpoints)
         self._channel: grpc.aio.Channel | None = None
-        self._kv: Any = None
+        self.decode_kv: Any = None
         self._lease: Any = None
         self._watch: Any = None
         self._maintenance: Any = None
@@ -251,7 +100,7 @@ class Store:
         if self._channel is not None:
             return
         self._channel = grpc.aio.insecure_channel(self._target, options=_GRPC_OPTIONS)
-        self._kv = pb.KVStub(self._channel)
+        self.decode_kv = pb.KVStub(self._channel)
         self._lease = pb.LeaseStub(self._channel)
         self._watch = pb.WatchStub(self._channel)
         self._maintenance = pb.MaintenanceStub(self._channel)
@@ -274,14 +123,6 @@ class Store:
             await self._channel.close()
             self._channel = None
 
-    async def __aenter__(self) -> Store:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop()
-
     @property
     def watch_stub(self) -> Any:
         return self._watch
@@ -294,7 +135,7 @@ class Store:
     async def _call(self, method: Callable[..., Awaitable[T]], request: Any, *, what: str,
                     retry: bool, timeout: float | None = None) -> T:
         deadline = asyncio.get_running_loop().time() + (timeout or self.timeout)
-        delay = 0.05
+        backoff: Backoff | None = None  # made on the first failure: none on the hot path
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
             try:
@@ -302,13 +143,14 @@ class Store:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() not in _UNAVAILABLE:
                     raise _translate(exc, what) from exc
+                backoff = backoff or Backoff(first=0.05, cap=1.0)
+                delay = backoff.next()
                 if not retry or remaining <= delay:
                     raise StoreUnavailable(
                         f"etcd did not answer {what} ({exc.code().name}: {exc.details()}); "
                         f"is etcd running at {', '.join(self.endpoints)}?"
                     ) from exc
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 1.0)
+            await asyncio.sleep(delay)
 
     async def get(self, key: str) -> KeyValue | None:
         result = await self.range(Get(key))
@@ -316,11 +158,11 @@ class Store:
 
     async def range(self, get: Get, *, limit: int = 0, revision: int = 0, descend: bool = False,
                     serializable: bool = False, timeout: float | None = None) -> RangeResult:
-        request = _range_request(get, limit=limit, revision=revision, descend=descend,
+        request = range_request(get, limit=limit, revision=revision, descend=descend,
                                  serializable=serializable)
-        rr = await self._call(self._kv.Range, request, what=f"read {get.key}", retry=True,
+        rr = await self._call(self.decode_kv.Range, request, what=f"read {get.key}", retry=True,
                               timeout=timeout)
-        return RangeResult([_kv(kv) for kv in rr.kvs], rr.count, rr.more, rr.header.revision)
+        return RangeResult([decode_kv(kv) for kv in rr.kvs], rr.count, rr.more, rr.header.revision)
 
     async def range_all(self, get: Get, *, page: int = 1000) -> RangeResult:
         """Every key under a prefix at one revision, read in pages."""
@@ -333,9 +175,9 @@ class Store:
                                       keys_only=get.keys_only)
             if end is not None:
                 request.range_end = end.encode()
-            rr = await self._call(self._kv.Range, request, what=f"read {get.key}", retry=True)
+            rr = await self._call(self.decode_kv.Range, request, what=f"read {get.key}", retry=True)
             revision = revision or rr.header.revision
-            kvs.extend(_kv(kv) for kv in rr.kvs)
+            kvs.extend(decode_kv(kv) for kv in rr.kvs)
             if not rr.more or not rr.kvs:
                 return RangeResult(kvs, len(kvs), False, revision)
             start = rr.kvs[-1].key.decode() + "\x00"
@@ -344,7 +186,7 @@ class Store:
         return (await self.range(Get(prefix, prefix=True, count_only=True))).count
 
     async def put(self, key: str, value: bytes, *, lease: int = 0) -> int:
-        response = await self._call(self._kv.Put, pb.PutRequest(key=key.encode(), value=value,
+        response = await self._call(self.decode_kv.Put, pb.PutRequest(key=key.encode(), value=value,
                                                                 lease=lease),
                                     what=f"write {key}", retry=False)
         return int(response.header.revision)
@@ -353,7 +195,7 @@ class Store:
         request = pb.DeleteRangeRequest(key=key.encode())
         if prefix:
             request.range_end = prefix_end(key).encode()
-        response = await self._call(self._kv.DeleteRange, request, what=f"delete {key}",
+        response = await self._call(self.decode_kv.DeleteRange, request, what=f"delete {key}",
                                     retry=False)
         return int(response.deleted)
 
@@ -363,11 +205,11 @@ class Store:
         lists) raises TransactionTooLarge and is never sent: splitting it would break its
         atomicity, so that is the caller's decision (reads alone: `read_many`)."""
         request = pb.TxnRequest()
-        _add_compares(request.compare, compares)
-        _add_ops(request.success, success)
-        _add_ops(request.failure, failure)
+        add_compares(request.compare, compares)
+        add_ops(request.success, success)
+        add_ops(request.failure, failure)
         check_txn(len(request.compare), len(request.success), len(request.failure))
-        response = await self._call(self._kv.Txn, request, what="transaction", retry=False,
+        response = await self._call(self.decode_kv.Txn, request, what="transaction", retry=False,
                                     timeout=timeout)
         return TxnResult(bool(response.succeeded), int(response.header.revision),
                          response.responses)
@@ -407,7 +249,7 @@ class Store:
         """Compact history up to `revision`. Not retried (a retry of one that landed would
         fail as "already compacted"); a physical compaction of a big store takes long: give
         it a `timeout`."""
-        await self._call(self._kv.Compact, pb.CompactionRequest(revision=revision,
+        await self._call(self.decode_kv.Compact, pb.CompactionRequest(revision=revision,
                                                                 physical=physical),
                          what="compaction", retry=False, timeout=timeout)
 
@@ -436,14 +278,14 @@ def _translate(exc: grpc.aio.AioRpcError, what: str) -> StoreError:
 async def retrying(call: Callable[[], Awaitable[T]], *, what: str, attempts: int = 20,
                    first_delay: float = 0.1, max_delay: float = 3.0) -> T:
     """Run `call`, retrying on StoreUnavailable with jittered backoff; logs each retry."""
-    delay = first_delay
+    backoff = Backoff(first_delay, max_delay)
     for attempt in range(1, attempts + 1):
         try:
             return await call()
         except StoreUnavailable as exc:
             if attempt == attempts:
                 raise
+            delay = backoff.next()
             log.warning("%s: etcd unavailable (%s); retry %d in %.1fs", what, exc, attempt, delay)
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, max_delay)
+            await asyncio.sleep(delay)
     raise AssertionError("unreachable")

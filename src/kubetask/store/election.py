@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 
 from kubetask.errors import NotLeader
-from kubetask.store.client import Compare, Delete, Get, KeyValue, Put, Store
+from kubetask.store.client import Store
+from kubetask.store.ops import Compare, Delete, Get, KeyValue, Put
 from kubetask.store.watch import Watch
 
 log = logging.getLogger(__name__)

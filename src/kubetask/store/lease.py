@@ -13,6 +13,7 @@ import grpc.aio
 from etcd3aio import _protobuf as pb
 
 from kubetask.errors import StoreError
+from kubetask.model.backoff import Backoff
 from kubetask.store.client import Store
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,9 @@ class LeaseKeeper:
 
     async def _keep_alive(self) -> None:
         interval = self.ttl / 3
+        # Retries stay well within the TTL: the lease must be refreshed before it expires.
+        cap = min(0.5, interval / 2)
+        backoff = Backoff(first=min(0.1, cap), cap=cap)
         while not self.lost.is_set():
             call: Any = self._store.lease_stub.LeaseKeepAlive()
             try:
@@ -85,6 +89,7 @@ class LeaseKeeper:
                         self._mark_lost("etcd reports it expired")
                         return
                     self.last_refresh = time.monotonic()
+                    backoff.reset()
                     await asyncio.sleep(interval)
             except (grpc.aio.AioRpcError, ConnectionError, TimeoutError,
                     asyncio.InvalidStateError) as exc:  # write on a stream that already failed
@@ -92,8 +97,9 @@ class LeaseKeeper:
                 if silent > self.ttl:
                     self._mark_lost(f"no refresh for {silent:.1f}s (> TTL {self.ttl}s)")
                     return
-                log.warning("%s %x: keepalive failed (%s); retrying", self.name, self.id,
-                            type(exc).__name__)
-                await asyncio.sleep(min(0.5, interval / 2))
+                delay = backoff.next()
+                log.warning("%s %x: keepalive failed (%s); retrying in %.2fs", self.name,
+                            self.id, type(exc).__name__, delay)
+                await asyncio.sleep(delay)
             finally:
                 call.cancel()

@@ -1,15 +1,15 @@
 """Watches that survive reconnects: resume after the last revision seen, never from "now".
 
-On compaction the watch cannot resume; it raises `Compacted` and the caller re-lists,
-then watches again from the list's revision + 1 (research: reliability.md §c.4).
+On compaction the watch cannot resume: it raises `Compacted`, or, given a `relist`, lists
+again and resumes from the list's revision + 1 (research: reliability.md §c.4; the list
+side is store/listwatch.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,10 @@ import grpc.aio
 from etcd3aio import _protobuf as pb
 
 from kubetask.errors import Compacted, StoreError
-from kubetask.store.client import KeyValue, Store, _kv
+from kubetask.model.backoff import Backoff
+from kubetask.store.client import Store
 from kubetask.store.keys import prefix_end
+from kubetask.store.ops import KeyValue, decode_kv
 from kubetask.wakeup import wait_until_set
 
 log = logging.getLogger(__name__)
@@ -40,13 +42,22 @@ class Event:
 
 
 class Watch:
-    """Event batches (one etcd revision never split) for a key or prefix from `start_revision`."""
+    """Event batches (one etcd revision never split) for a key or prefix from `start_revision`.
+
+    With `relist` (read the state again, return the revision read at), a compaction does not
+    end the watch: it relists and resumes after that revision; and a `start_revision` of 0
+    means "list first".
+    """
 
     def __init__(self, store: Store, key: str, *, start_revision: int, prefix: bool = True,
-                 prev_kv: bool = False, puts_only: bool = False, deletes_only: bool = False
-                 ) -> None:
-        if start_revision < 1:
+                 prev_kv: bool = False, puts_only: bool = False, deletes_only: bool = False,
+                 relist: Callable[[], Awaitable[int]] | None = None) -> None:
+        if start_revision < (0 if relist else 1):
             raise ValueError("a watch needs an explicit start revision (list first)")
+        if puts_only and deletes_only:
+            raise ValueError("puts_only and deletes_only exclude each other (that watch would "
+                             "see nothing)")
+        self._relist = relist
         self._store = store
         self._key = key
         self._prefix = prefix
@@ -55,10 +66,14 @@ class Watch:
             [pb.WatchCreateRequest.NODELETE] if puts_only else [])
         self.next_revision = start_revision
         self._closed = asyncio.Event()
+        self._call: Any = None
         self.reconnects = 0
 
     def close(self) -> None:
+        """End the iteration, from any task (the open call is cancelled)."""
         self._closed.set()
+        if self._call is not None:
+            self._call.cancel()
 
     async def _requests(self) -> AsyncIterator[Any]:
         create = pb.WatchCreateRequest(key=self._key.encode(), start_revision=self.next_revision,
@@ -80,32 +95,57 @@ class Watch:
                 # Progress notification: everything up to this revision was sent.
                 self.next_revision = response.header.revision + 1
             return None
-        batch = [Event(e.type == 0, _kv(e.kv), _kv(e.prev_kv) if e.HasField("prev_kv") else None)
+        batch = [Event(e.type == 0, decode_kv(e.kv), decode_kv(e.prev_kv) if e.HasField("prev_kv") else None)
                  for e in response.events]
         self.next_revision = batch[-1].kv.mod_revision + 1
         return batch
 
     async def __aiter__(self) -> AsyncIterator[list[Event]]:
-        delay = 0.1
+        backoff: Backoff | None = None  # made on a reconnect, dropped on the next batch
+        if self.next_revision == 0 and self._relist is not None:
+            self.next_revision = await self._relist() + 1
         while not self._closed.is_set():
-            call = self._store.watch_stub.Watch(self._requests())
+            self._call = call = self._store.watch_stub.Watch(self._requests())
+            delay = 0.0
             try:
                 async for response in call:
                     batch = self._batch(response)
                     if batch:
-                        delay = 0.1
+                        backoff = None
                         yield batch
-                if self._closed.is_set():
-                    return
+            except Compacted as exc:
+                call.cancel()
+                await self._resume_after(exc)
             except grpc.aio.AioRpcError as exc:
-                if self._closed.is_set():
-                    return
-                if exc.code() not in _RETRYABLE:
-                    raise StoreError(f"watch on {self._key} failed: {exc.details()}") from exc
-                self.reconnects += 1
-                log.warning("watch on %s lost (%s); resuming from revision %d in %.1fs",
-                            self._key, exc.code().name, self.next_revision, delay)
+                backoff = backoff or Backoff(first=0.1, cap=2.0)
+                delay = self._lost(exc, backoff)
+            except asyncio.CancelledError:
+                if not self._closed_meanwhile():
+                    raise
             finally:
                 call.cancel()
-            await wait_until_set(self._closed, delay * (0.5 + random.random()))
-            delay = min(delay * 2, 2.0)
+            if delay:
+                await wait_until_set(self._closed, delay)
+
+    async def _resume_after(self, exc: Compacted) -> None:
+        if self._relist is None:
+            raise exc
+        log.warning("watch on %s: %s; re-listing", self._key, exc)
+        self.next_revision = await self._relist() + 1
+
+    def _closed_meanwhile(self) -> bool:
+        """True when close() cancelled the call (not someone cancelling our task)."""
+        task = asyncio.current_task()
+        return self._closed.is_set() and (task is None or not task.cancelling())
+
+    def _lost(self, exc: grpc.aio.AioRpcError, backoff: Backoff) -> float:
+        """The delay before reconnecting (0: closed meanwhile); raises on a lasting error."""
+        if self._closed.is_set():
+            return 0.0
+        if exc.code() not in _RETRYABLE:
+            raise StoreError(f"watch on {self._key} failed: {exc.details()}") from exc
+        self.reconnects += 1
+        delay = backoff.next()
+        log.warning("watch on %s lost (%s); resuming from revision %d in %.1fs",
+                    self._key, exc.code().name, self.next_revision, delay)
+        return delay

@@ -19,7 +19,9 @@ from aiohttp import web
 
 from kubetask.client import AsyncClient
 from kubetask.client.feed import TaskFeed
-from kubetask.errors import Compacted, KubetaskError, StoreError
+from kubetask.errors import KubetaskError, StoreError
+from kubetask.model import Backoff
+from kubetask.service import BackgroundService
 from kubetask.wakeup import wait_until_set
 from kubetask.web.views import stats_body, task_summary
 
@@ -35,7 +37,7 @@ def frame(event: str, data: Any) -> Frame:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
-class EventHub:
+class EventHub(BackgroundService):
     """Stats every `interval` seconds and coalesced task changes, for all listeners."""
 
     def __init__(self, client: AsyncClient, interval: float = 1.0) -> None:
@@ -46,24 +48,19 @@ class EventHub:
         self._changes: dict[str, dict[str, Any]] = {}
         self._feed: TaskFeed | None = None
         self._last_stats: Frame | None = None
-        self._tasks: list[asyncio.Task[None]] = []
         self.watching = asyncio.Event()  # set while task changes are being followed
 
     # --- lifecycle -------------------------------------------------------------------
-    async def start(self) -> None:
-        self._tasks = [asyncio.create_task(loop(), name=f"events-{loop.__name__}")
-                       for loop in (self._stats_loop, self._watch_loop, self._flush_loop)]
+    async def _run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for loop in (self._stats_loop, self._watch_loop, self._flush_loop):
+                group.create_task(loop(), name=f"events-{loop.__name__}")
 
     async def stop(self) -> None:
         self.close_listeners()
         if self._feed is not None:
             self._feed.close()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await super().stop()
 
     # --- listeners -------------------------------------------------------------------
     def subscribe(self) -> asyncio.Queue[Frame | None]:
@@ -119,30 +116,36 @@ class EventHub:
             await asyncio.sleep(max(self.interval - (time.monotonic() - started), 0.05))
 
     async def _watch_loop(self) -> None:
+        backoff = Backoff(first=0.5, cap=5.0)
         while True:
             await self._listening.wait()
             try:
-                self._feed = await self.client.task_changes()
+                # A compaction does not end the feed: listeners are told to read again.
+                self._feed = await self.client.task_changes(resync=self._resync)
                 if not self._listeners:
                     continue  # the last listener left while the feed opened
                 self.watching.set()
                 async for batch in self._feed:
+                    backoff.reset()
                     for task in batch:
                         self._changes[task.id] = task_summary(task)
-            except Compacted:
-                self.publish(frame("resync", {}))  # history is gone: listeners re-read
             except StoreError as exc:
-                log.warning("event stream: task watch failed (%s); retrying", exc)
+                delay = backoff.next()
+                log.warning("event stream: task watch failed (%s); retrying in %.1fs", exc, delay)
                 self.publish(frame("problem", {"error": f"task watch failed: {exc}"}))
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(delay)
             except Exception:
-                log.exception("event stream: task watch failed; retrying")
-                await asyncio.sleep(1.0)
+                delay = backoff.next()
+                log.exception("event stream: task watch failed; retrying in %.1fs", delay)
+                await asyncio.sleep(delay)
             finally:
                 self.watching.clear()
                 if self._feed is not None:
                     self._feed.close()
                     self._feed = None
+
+    def _resync(self) -> None:
+        self.publish(frame("resync", {}))  # history is gone: listeners read again
 
     async def _flush_loop(self) -> None:
         while True:

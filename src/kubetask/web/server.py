@@ -6,14 +6,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
-from types import TracebackType
 
 from aiohttp import web
 
 from kubetask.client import AsyncClient
 from kubetask.metrics import ApiMetrics, QueueCollector, new_registry
+from kubetask.service import Lifecycle
 from kubetask.web import middleware
 from kubetask.web.api import routes
 from kubetask.web.context import API_METRICS, CLIENT, HUB, QUEUE_COLLECTOR, REGISTRY, SETTINGS
@@ -65,7 +66,7 @@ def create_app(client: AsyncClient, settings: DashboardSettings) -> web.Applicat
     return app
 
 
-class Dashboard:
+class Dashboard(Lifecycle):
     """The server's lifecycle: connect to etcd, listen, serve; stop closes everything."""
 
     def __init__(self, settings: DashboardSettings) -> None:
@@ -109,10 +110,7 @@ class Dashboard:
             self._runner = None
         await self.client.close()
 
-    async def __aenter__(self) -> Dashboard:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop()
+    async def wait(self) -> None:
+        """Never returns: aiohttp serves each request in a task of its own, and the server
+        has no failure of its own to report."""
+        await asyncio.get_running_loop().create_future()
