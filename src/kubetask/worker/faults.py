@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from kubetask.errors import KubetaskError, StoreError
 
@@ -38,20 +39,22 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@dataclass
 class FaultLimit:
-    """Counts unexpected errors over a sliding window of `window` seconds."""
+    """Counts unexpected errors: `limit` of them within `window` seconds trip it."""
 
-    def __init__(self, limit: int = LIMIT, window: float = WINDOW,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        if limit < 1 or window <= 0:
+    limit: int = LIMIT
+    window: float = WINDOW
+    clock: Callable[[], float] = time.monotonic
+    _times: collections.deque[float] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.limit < 1 or self.window <= 0:
             raise ValueError("limit must be at least 1 and window above 0")
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._times: collections.deque[float] = collections.deque(maxlen=limit)
+        self._times = collections.deque(maxlen=self.limit)  # the last `limit` errors' times
 
     def note(self) -> bool:
         """One more unexpected error: True when it is the `limit`-th within the window."""
-        now = self._clock()
+        now = self.clock()
         self._times.append(now)
         return len(self._times) == self.limit and now - self._times[0] <= self.window
