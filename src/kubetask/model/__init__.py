@@ -1,5 +1,13 @@
 """Pure data of kubetask: tasks, states and their transitions, priorities, workers. No I/O."""
 
+from kubetask.model.attempt import (
+    ATTEMPT_TRANSITIONS,
+    AttemptState,
+    AttemptStateError,
+    Outcome,
+    OutcomeKind,
+    check_attempt_transition,
+)
 from kubetask.model.backoff import Backoff, RetryPolicy
 from kubetask.model.ids import (
     MIN_TASK_ID_PREFIX,
@@ -9,6 +17,7 @@ from kubetask.model.ids import (
     parse_task_id,
 )
 from kubetask.model.queue_config import QueueConfig
+from kubetask.model.retry import RetryDecision, decide_retry, resolve_policy
 from kubetask.model.task import (
     TERMINAL_STATES,
     TRANSITIONS,
@@ -33,6 +42,7 @@ from kubetask.model.worker import (
 )
 
 __all__ = [
+    "ATTEMPT_TRANSITIONS",
     "HISTORY_BUCKETS",
     "HISTORY_BUCKET_SECONDS",
     "MAX_PAYLOAD_BYTES",
@@ -42,19 +52,27 @@ __all__ = [
     "TERMINAL_STATES",
     "TRANSITIONS",
     "Attempt",
+    "AttemptState",
+    "AttemptStateError",
     "Backoff",
+    "Outcome",
+    "OutcomeKind",
     "Priority",
     "QueueConfig",
+    "RetryDecision",
     "RetryPolicy",
     "Tally",
     "Task",
     "TaskState",
     "WorkerInfo",
     "WorkerState",
+    "check_attempt_transition",
     "check_transition",
+    "decide_retry",
     "id_floor",
     "new_task_id",
     "parse_task_id",
+    "resolve_policy",
     "validate_name",
     "validate_payload",
 ]

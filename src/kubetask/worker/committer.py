@@ -27,6 +27,7 @@ class Committer:
         self._others_running = others_running
         self._queued: dict[str, tuple[Write, asyncio.Future[bool]]] = {}
         self._wake = asyncio.Event()
+        self._taken = asyncio.Event()  # set each time _run takes the queued writes
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
 
@@ -34,12 +35,15 @@ class Committer:
         self._task = asyncio.create_task(self._run(), name="committer")
 
     async def stop(self) -> None:
-        """Flush what is queued, then stop."""
+        """Flush what is queued (lingering ends go at once), then stop."""
         if self._task is None:
             return
         while self._queued and not self._task.done():
+            self._taken.clear()
             self._wake.set()
-            await asyncio.sleep(0.01)
+            taken = asyncio.ensure_future(self._taken.wait())
+            await asyncio.wait({taken, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            taken.cancel()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -72,6 +76,7 @@ class Committer:
             if not self._queued:
                 continue
             batch, self._queued = self._queued, {}
+            self._taken.set()
             writes = [w for w, _ in batch.values()]
             outcome: dict[str, bool] = {}
             delay = 0.05
