@@ -76,22 +76,29 @@ class Restarts:
         if self.policy.restartable(exc):
             log.warning("%s: %s; restarting in %.1fs", self.name, describe(exc), delay)
         else:
-            now = self._clock()
-            self._bugs.append(now)
-            while now - self._bugs[0] > self.policy.window:
-                self._bugs.popleft()
-            count, limit = len(self._bugs), self.policy.max_failures
-            if count >= limit:
-                log.error("%s failed unexpectedly, %d times within %gs: giving up", self.name,
-                          count, self.policy.window, exc_info=exc)
-                raise ServiceFailed(f"{self.name} failed {count} times within "
-                                    f"{self.policy.window:g}s (last: {describe(exc)}); see the "
-                                    "log for the tracebacks") from exc
-            log.error("%s failed unexpectedly (%d of %d within %gs before giving up); "
-                      "restarting in %.1fs", self.name, count, limit, self.policy.window, delay,
-                      exc_info=exc)
+            self.bug(exc, then=f"restarting in {delay:.1f}s")
         self.restarts += 1
         return delay
+
+    def bug(self, exc: BaseException, where: str | None = None, *, then: str = "") -> None:
+        """Note a failure of a kind not to restart on (a bug), here or in work the service
+        runs beside its loop (`where`): logged with its traceback. Raises ServiceFailed
+        (from `exc`) when it is the policy's `max_failures`-th within its window."""
+        now = self._clock()
+        self._bugs.append(now)
+        while now - self._bugs[0] > self.policy.window:
+            self._bugs.popleft()
+        count, limit, window = len(self._bugs), self.policy.max_failures, self.policy.window
+        place = f" in {where}" if where else ""
+        if count >= limit:
+            log.error("%s failed unexpectedly%s, %d times within %gs: giving up", self.name,
+                      place, count, window, exc_info=exc)
+            raise ServiceFailed(f"{self.name} failed {count} times within {window:g}s "
+                                f"(last{place}: {describe(exc)}); see the log for the "
+                                "tracebacks") from exc
+        log.error("%s failed unexpectedly%s (%d of %d within %gs before giving up)%s",
+                  self.name, place, count, limit, window, f"; {then}" if then else "",
+                  exc_info=exc)
 
     def succeeded(self) -> None:
         self.backoff.reset()

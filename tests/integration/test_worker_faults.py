@@ -53,9 +53,9 @@ async def test_a_bug_in_the_session_is_logged_with_its_traceback_and_stops_the_w
     # Run as `kubetask worker` runs it (cli.processes.run_component): the error reaches
     # the CLI's main, which prints "kubetask: error: ..." and exits 1.
     with caplog.at_level(logging.INFO, logger="kubetask"), pytest.raises(
-            KubetaskError, match="worker buggy stopped after 3 unexpected errors within 60s, "
-            "the last in its session: RuntimeError: load sampler bug"):
-        await asyncio.wait_for(serve(worker.start, worker.stop, worker.wait), 30)
+            KubetaskError, match=r"worker buggy failed 3 times within 60s \(last: "
+            "RuntimeError: load sampler bug"):
+        await asyncio.wait_for(serve(worker), 30)
     tracebacks = tracebacks_of(caplog, "RuntimeError: load sampler bug")
     assert len(tracebacks) == 3, caplog.text
     assert all("Traceback (most recent call last)" in t and "in sample" in t
@@ -74,8 +74,8 @@ async def test_a_bug_in_an_attempt_is_logged_with_its_traceback_and_stops_the_wo
     with caplog.at_level(logging.INFO, logger="kubetask"):
         await worker.start()
         try:
-            with pytest.raises(KubetaskError, match="worker hooked stopped after 3 unexpected "
-                               "errors within 60s, the last in the attempt of task "):
+            with pytest.raises(KubetaskError, match=r"worker hooked failed 3 times within "
+                               r"60s \(last in the attempt of task "):
                 await asyncio.wait_for(worker.wait(), 30)
         finally:
             await worker.stop()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from kubetask.worker.cancels import EarlyCancels
 
 
@@ -60,16 +58,11 @@ def test_seen_again_a_cancel_is_young_again() -> None:
     assert cancels.take("a")
 
 
-def test_a_session_s_list_replaces_what_was_remembered() -> None:
-    cancels = EarlyCancels(max_count=2, clock=Clock())
-    cancels.add("gone")
-    cancels.replace(["x", "y", "z"])
-    assert "gone" not in cancels and "x" not in cancels
+def test_a_fresh_listing_forgets_the_cancels_no_longer_written() -> None:
+    cancels = EarlyCancels(clock=Clock())
+    for task_id in ("gone", "x", "y"):
+        cancels.add(task_id)
+    cancels.retain({"x", "y", "z"})
+    assert "gone" not in cancels and "x" in cancels and "y" in cancels
+    assert "z" not in cancels  # retain forgets; what is new arrives as events
     assert len(cancels) == 2
-
-
-def test_bounds_must_be_positive() -> None:
-    with pytest.raises(ValueError):
-        EarlyCancels(max_count=0)
-    with pytest.raises(ValueError):
-        EarlyCancels(max_age=0)

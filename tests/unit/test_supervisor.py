@@ -88,6 +88,16 @@ def test_a_bug_is_logged_with_its_traceback_and_gives_up_when_it_repeats(
     assert "Traceback" in caplog.text and "off by one" in caplog.text
 
 
+def test_a_bug_beside_the_loop_counts_with_the_loop_s_own_and_names_where() -> None:
+    restarts = Restarts("worker w1", QUICK, clock=Clock())
+    restarts.failed(Bug("in a session"))
+    restarts.bug(Bug("in a hook"), "the attempt of task t1")  # logged, no restart
+    assert restarts.restarts == 1
+    with pytest.raises(ServiceFailed, match=r"worker w1 failed 3 times within 60s "
+                       r"\(last in the attempt of task t2: Bug: again\)"):
+        restarts.bug(Bug("again"), "the attempt of task t2")
+
+
 def test_bugs_further_apart_than_the_window_do_not_give_up() -> None:
     clock = Clock()
     restarts = Restarts("loop", QUICK, clock=clock)

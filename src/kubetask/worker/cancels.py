@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container
 
 MAX_COUNT = 10_000
 MAX_AGE = 600.0  # seconds: an assignment comes within moments of its cancel, never this late
@@ -42,11 +42,11 @@ class EarlyCancels:
         self._seen.move_to_end(task_id)
         self._evict(now)
 
-    def replace(self, task_ids: Iterable[str]) -> None:
-        """Forget everything, then remember `task_ids` (a session's initial list)."""
-        self._seen.clear()
-        for task_id in task_ids:
-            self.add(task_id)
+    def retain(self, task_ids: Container[str]) -> None:
+        """Forget the cancels not in `task_ids` (a fresh listing of the cancel keys: the
+        others were deleted, their tasks ended)."""
+        for task_id in [t for t in self._seen if t not in task_ids]:
+            del self._seen[task_id]
 
     def take(self, task_id: str) -> bool:
         """Was `task_id` cancelled? If so, it is forgotten: its attempt carries it now.

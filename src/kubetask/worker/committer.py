@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 from kubetask.errors import StoreError
+from kubetask.model import Backoff
 from kubetask.queue import AttemptLog, Write
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class Committer:
             self._taken.set()
             writes = [w for w, _ in batch.values()]
             outcome: dict[str, bool] = {}
-            delay = 0.05
+            backoff: Backoff | None = None  # made on the first failure only
             uncertain = False
             while True:
                 try:
@@ -92,8 +93,8 @@ class Committer:
                     log.warning("committing %d attempt writes failed (%s); retrying",
                                 len(writes) - len(outcome), exc)
                     uncertain = True
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
+                    backoff = backoff or Backoff(first=0.05, cap=2.0)
+                    await asyncio.sleep(backoff.next())
             self.batches += 1
             for task_id, (_, future) in batch.items():
                 if not future.done():

@@ -13,26 +13,26 @@ import logging
 import os
 import socket
 import time
-from types import TracebackType
 
-from kubetask.errors import StoreError
+from kubetask.errors import ServiceFailed, StoreError
 from kubetask.model import Tally, WorkerInfo, WorkerState
 from kubetask.queue import QueueConfigs, WorkerTally
+from kubetask.service import BackgroundService
 from kubetask.store import Keyspace, Store
+from kubetask.supervisor import RestartPolicy, Restarts
 from kubetask.worker.executors import ExecutorRegistry
-from kubetask.worker.faults import FaultLimit, WorkerFailed, describe, unexpected
 from kubetask.worker.hooks import WorkerMetrics
 from kubetask.worker.load import LoadSampler
 from kubetask.worker.outcome import AttemptRunner
 from kubetask.worker.session import Session
 from kubetask.worker.settings import WorkerSettings
 
-__all__ = ["Worker", "WorkerFailed", "WorkerMetrics"]
+__all__ = ["Worker", "WorkerMetrics"]
 
 log = logging.getLogger(__name__)
 
 
-class Worker:
+class Worker(BackgroundService):
     def __init__(self, store: Store, keys: Keyspace, settings: WorkerSettings,
                  registry: ExecutorRegistry | None = None,
                  metrics: WorkerMetrics | None = None,
@@ -51,46 +51,30 @@ class Worker:
                                      QueueConfigs(store, keys), on_bug=self._fault)
         self.attempts = self._runner.attempts
         self._load = load or LoadSampler()
-        self._faults = FaultLimit()
-        self._failure: WorkerFailed | None = None
+        # One rule for its bugs, in a session or in an attempt: logged with the traceback,
+        # the third within a minute stops the worker (ServiceFailed; the process exits 1).
+        self._restarts = Restarts(f"worker {self.id}", RestartPolicy())
+        self._failure: ServiceFailed | None = None
         self._session: Session | None = None
-        self._task: asyncio.Task[None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"worker-{self.id}")
-
-    async def wait(self) -> None:
-        """Until the component ends by itself: it raises WorkerFailed when the worker gave
-        up on repeated unexpected errors. Cancelling the waiter is safe."""
-        if self._task is not None:
-            await asyncio.shield(self._task)
+    def _task_name(self) -> str:
+        return f"worker-{self.id}"
 
     async def stop(self, *, graceful: bool = True) -> None:
         """Graceful: drain (no new tasks, running ones finish within the shutdown timeout,
-        the rest are handed back at once), then revoke the lease."""
+        the rest are handed back at once), then revoke the lease. A failure was raised by
+        wait() and logged: stopping after it is not an error."""
         if self._task is None:
             return
         if graceful:
             await self.drain()
-        self._task.cancel()
-        # A failure was raised by wait() and logged: stopping after it is not an error.
-        with contextlib.suppress(asyncio.CancelledError, WorkerFailed):
-            await self._task
-        self._task = None
+        await super().stop()
         jobs = [r.job for r in self.attempts.by_task.values() if r.job is not None]
         self.attempts.abandon_all()  # not graceful: nothing more is committed; leases expire
         if jobs:
             await asyncio.wait(jobs, timeout=2)
         self._runner.shutdown()
-
-    async def __aenter__(self) -> Worker:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop()
 
     @property
     def running(self) -> int:
@@ -115,42 +99,28 @@ class Worker:
             history_start=start, succeeded_history=succeeded, failed_attempts_history=failed)
 
     async def _run(self) -> None:
-        delay = 0.2
+        """Sessions one after another: etcd trouble registers again after a backoff, a bug
+        too until the restart rule gives up (wait() then raises ServiceFailed)."""
         try:
-            while True:
-                self._session = Session(self)
-                try:
-                    await self._session.run()
-                    delay = 0.2
-                except Exception as exc:
-                    bug = unexpected(exc)
-                    if bug is None:  # etcd trouble (also inside the session's task group)
-                        log.warning("worker %s: session ended (%s); re-registering in %.1fs",
-                                    self.id, describe(exc), delay)
-                    else:
-                        self._fault(bug, "its session")
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+            await self._restarts.run(self._one_session)
         except asyncio.CancelledError:
-            if self._failure is not None:
+            if self._failure is not None:  # a bug in an attempt gave up: see _fault
                 raise self._failure from None
             raise
 
+    async def _one_session(self) -> None:
+        self._session = Session(self)
+        await self._session.run()
+
     def _fault(self, exc: BaseException, where: str) -> None:
-        """An unexpected error (a bug): logged with its traceback; the worker stops at the
-        fault limit (its run is cancelled, and ends with WorkerFailed)."""
-        limit = self._faults
-        log.error("worker %s: unexpected error in %s (%d of them within %.0fs stop the "
-                  "worker)", self.id, where, limit.limit, limit.window, exc_info=exc)
-        if not limit.note() or self._failure is not None:
-            return
-        self._failure = WorkerFailed(
-            f"worker {self.id} stopped after {limit.limit} unexpected errors within "
-            f"{limit.window:.0f}s, the last in {where}: {describe(exc)} (tracebacks in its log)")
-        self._failure.__cause__ = exc
-        log.critical("%s", self._failure)
-        if self._task is not None:
-            self._task.cancel()
+        """A bug outside the session loop (in an attempt's job): counted by the same rule;
+        when it gives up, the worker's run is cancelled and ends with that failure."""
+        try:
+            self._restarts.bug(exc, where)
+        except ServiceFailed as failure:
+            if self._failure is None and self._task is not None:
+                self._failure = failure
+                self._task.cancel()
 
     # --- graceful shutdown ---------------------------------------------------------
     async def drain(self) -> None:

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
-from kubetask.errors import Compacted, StoreError
+from kubetask.errors import StoreError
 from kubetask.model import WorkerInfo
 from kubetask.queue import AttemptLog, WorkerTally
-from kubetask.store import Event, Get, Keyspace, LeaseKeeper, Put, Store, Watch
+from kubetask.store import Event, Keyspace, LeaseKeeper, ListWatch, Put, RangeResult, Store
 from kubetask.worker.attempts import Attempts
 from kubetask.worker.committer import Committer
 from kubetask.worker.executors import ExecutorRegistry
@@ -62,33 +61,25 @@ class Session:
         self.committer = attempts.committer = Committer(
             attempt_log, others_running=attempts.not_ending)
         self.committer.start()
-        watches: list[Watch] = []
+        # Puts only: an assignment's deletes are this worker's own ends (half the events);
+        # a claim lost with the lease is dropped when the lease keeper says so, and any
+        # write of it fails its compare meanwhile. A cancel key is deleted with its task's end.
+        mine = ListWatch(self.store, self.keys.assignments(self.id),
+                         on_list=self._load_assignments, puts_only=True)
+        cancels = ListWatch(self.store, self.keys.cancels(), on_list=self._load_cancels,
+                            keys_only=True, puts_only=True)
         try:
             await self._register()
             async with asyncio.TaskGroup() as group:
-                cancels = await self.store.range_all(Get(self.keys.cancels(), prefix=True,
-                                                         keys_only=True))
-                attempts.cancels.replace(self.keys.task_id_of(kv.key) for kv in cancels.kvs)
-                mine = await self.store.range_all(Get(self.keys.assignments(self.id),
-                                                      prefix=True))
-                # Puts only: the deletes are this worker's own ends (half the events); a
-                # claim lost with the lease is dropped when the lease keeper says so, and
-                # any write of it fails its compare meanwhile.
-                watches.append(Watch(self.store, self.keys.assignments(self.id),
-                                     start_revision=mine.revision + 1, puts_only=True))
-                watches.append(Watch(self.store, self.keys.cancels(),
-                                     start_revision=cancels.revision + 1, puts_only=True))
-                for kv in mine.kvs:
-                    attempts.on_assignment(kv.key, kv.value, kv.mod_revision)
+                await cancels.list()  # first: an assignment listed next may be cancelled
+                await mine.list()
                 host.registered.set()
                 settings = host.settings
                 log.info("worker %s registered on queue %s (capacity %d, weight %d, types %s)",
                          self.id, settings.queue, settings.max_concurrent, settings.weight,
                          ",".join(host.registry.types))
-                group.create_task(self._follow(watches[0], attempts.on_assignment_events,
-                                               self._relist_assignments))
-                group.create_task(self._follow(watches[1], attempts.on_cancel_events,
-                                               self._relist_cancels))
+                group.create_task(mine.run(attempts.on_assignment_events))
+                group.create_task(cancels.run(attempts.on_cancel_events))
                 group.create_task(self._heartbeat())
                 await lease.lost.wait()
                 raise _SessionLost()
@@ -98,8 +89,8 @@ class Session:
             attempts.abandon_all()
         finally:
             host.registered.clear()
-            for watch in watches:
-                watch.close()
+            mine.close()
+            cancels.close()
             await self.close()
             # Whatever ended the session, its claims died with the lease; a claim left in
             # by_task would make the next session ignore a new assignment of that task.
@@ -112,35 +103,24 @@ class Session:
         if self.lease is not None:
             await self.lease.stop(revoke=True)
 
-    async def _follow(self, watch: Watch, handle: Any,
-                      relist: Callable[[], Awaitable[int]]) -> None:
-        while True:
-            try:
-                async for batch in watch:
-                    handle(batch)
-                return
-            except Compacted as exc:
-                # Events were missed and can't be replayed: re-list, then watch again.
-                log.warning("worker %s: %s; re-listing", self.id, exc)
-                watch.next_revision = await relist() + 1
-
-    async def _relist_assignments(self) -> int:
-        mine = await self.store.range_all(Get(self.keys.assignments(self.id), prefix=True))
-        tokens = {self.keys.task_id_of(kv.key): kv.mod_revision for kv in mine.kvs}
+    def _load_assignments(self, listing: RangeResult) -> None:
+        """Every assignment of this worker now (first, and after a compaction): an attempt
+        whose claim is no longer listed is dropped, a new claim starts."""
+        tokens = {self.keys.task_id_of(kv.key): kv.mod_revision for kv in listing.kvs}
         for task_id, run in list(self.attempts.by_task.items()):
             if tokens.get(task_id) != run.claim.token:
                 self.attempts.on_revoked(task_id)
-        for kv in mine.kvs:
+        for kv in listing.kvs:
             self.attempts.on_assignment(kv.key, kv.value, kv.mod_revision)
-        return mine.revision
 
-    async def _relist_cancels(self) -> int:
-        cancels = await self.store.range_all(Get(self.keys.cancels(), prefix=True,
-                                                 keys_only=True))
-        self.attempts.on_cancel_events([Event(True, kv, None) for kv in cancels.kvs
-                                        if self.keys.task_id_of(kv.key)
-                                        not in self.attempts.cancels])
-        return cancels.revision
+    def _load_cancels(self, listing: RangeResult) -> None:
+        """Every cancel key now: those gone are forgotten, the new ones reach their attempts
+        (or are remembered for an assignment still to come)."""
+        listed = {self.keys.task_id_of(kv.key): kv for kv in listing.kvs}
+        fresh = [Event(True, kv, None) for task_id, kv in listed.items()
+                 if task_id not in self.attempts.cancels]
+        self.attempts.cancels.retain(listed)
+        self.attempts.on_cancel_events(fresh)
 
     async def _register(self) -> None:
         """The worker record and its tally, under the session's lease. Later the tally is
