@@ -251,6 +251,7 @@ async def test_worker_cards_use_the_width_and_busy_slots_are_not_red(
                                      for i in range(6)])
     full = page.locator("[data-worker=worker-1] [data-meter=slots] .v")
     await expect(full).to_have_text("2 / 2", timeout=TIMEOUT)
+    await expect(page.locator("#workers [data-worker]")).to_have_count(3, timeout=TIMEOUT)
 
     boxes = [await page.locator(f"[data-worker=worker-{i}]").bounding_box() for i in (1, 2, 3)]
     grid = await page.locator("#workers").bounding_box()
@@ -281,7 +282,9 @@ async def test_the_chart_opens_with_the_last_two_minutes(page: async_api.Page,
         await asyncio.sleep(8)  # history the page has not seen
         await page.reload()
         chart = page.locator("#chart")
-        await expect(chart).to_have_attribute("data-points", re.compile(r"\d+"), timeout=TIMEOUT)
+        # the seed from the server's history: ten points or more (not the empty chart's 0)
+        await expect(chart).to_have_attribute("data-points", re.compile(r"^[1-9]\d+$"),
+                                              timeout=TIMEOUT)
         # At most one live point a second, after 4 s: these come from the server's history.
         points = int(await chart.get_attribute("data-points") or 0)
         span = int(await chart.get_attribute("data-span") or 0)

@@ -33,7 +33,7 @@ class GatedLog(AttemptLog):
 
 
 def end_of_unclaimed_task(keys: Keyspace) -> Write:
-    task = make_task(state=TaskState.ASSIGNED, attempts=1)
+    task = make_task(state=TaskState.ASSIGNED, attempts=1, worker="w0")
     claim = Claim(task, keys.assignment("w0", task.id), token=1)  # no such key: stale
     return Write(claim, task.evolve(state=TaskState.SUCCEEDED), final=True)
 
