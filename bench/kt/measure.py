@@ -27,19 +27,25 @@ class BenchClient(AsyncClient):
 
     def __init__(self, endpoint: str, *, namespace: str, timeout: float = 5.0) -> None:
         super().__init__(endpoint, namespace=namespace, timeout=timeout)
-        self.store = Store([endpoint], timeout=timeout)
-        self.keys = Keyspace(namespace=namespace)
-        self.reader = Reader(self.store, self.keys)
+        # raw_*: names no SDK version uses, so `bench.compare` can run this harness on an
+        # older kubetask too (one whose client had public `store`, `keys` and `reader`).
+        self.raw_store = Store([endpoint], timeout=timeout)
+        self.raw_keys = Keyspace(namespace=namespace)
+        self.raw_reader = Reader(self.raw_store, self.raw_keys)
 
-    async def connect(self) -> None:
-        await super().connect()
-        await self.store.start()
+    async def start(self) -> None:
+        # The SDK's own start: `start` now, `connect` in older versions.
+        await (getattr(AsyncClient, "start", None) or AsyncClient.connect)(self)
+        await self.raw_store.start()
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         try:
-            await self.store.stop()
+            await self.raw_store.stop()
         finally:
-            await super().close()
+            await (getattr(AsyncClient, "stop", None) or AsyncClient.close)(self)
+
+    connect = start
+    close = stop
 
 
 class BenchTimeout(RuntimeError):
@@ -66,10 +72,10 @@ async def wait_ready(client: AsyncClient, workers: int, deadline_s: float, check
 
 async def done_counts(client: BenchClient) -> tuple[int, int]:
     """(succeeded, dead + failed attempts) in one read whose cost does not grow with the backlog."""
-    k = client.keys
+    k = client.raw_keys
     prefixes = (k.done_state(QUEUE, TaskState.SUCCEEDED.value),
                 k.done_state(QUEUE, TaskState.DEAD.value), k.failures(QUEUE))
-    result = await client.store.txn([], [Get(p, prefix=True, count_only=True) for p in prefixes])
+    result = await client.raw_store.txn([], [Get(p, prefix=True, count_only=True) for p in prefixes])
     counts = [r.count if isinstance(r, RangeResult) else 0 for r in result.responses]
     return counts[0], counts[1] + counts[2]
 
@@ -86,7 +92,7 @@ async def wait_succeeded(
         if succeeded >= target:
             return succeeded
         if time.monotonic() > deadline:
-            c = await client.reader.counts(QUEUE)
+            c = await client.raw_reader.counts(QUEUE)
             raise BenchTimeout(f"only {succeeded}/{target} succeeded within {deadline_s:.0f}s "
                                f"(pending {c.pending}, running {c.running})")
         check()
@@ -95,12 +101,12 @@ async def wait_succeeded(
 
 async def wait_drained(client: BenchClient, deadline_s: float, check: Check, poll_s: float) -> None:
     """Until no task is pending, active or delayed; each poll costs O(open tasks), not O(done)."""
-    k = client.keys
+    k = client.raw_keys
     prefixes = (k.pending_all(QUEUE), k.active_all(QUEUE), k.delayed_all(QUEUE),
                 k.done_state(QUEUE, TaskState.DEAD.value), k.failures(QUEUE))
     deadline = time.monotonic() + deadline_s
     while True:
-        result = await client.store.txn([], [Get(p, prefix=True, count_only=True) for p in prefixes])
+        result = await client.raw_store.txn([], [Get(p, prefix=True, count_only=True) for p in prefixes])
         counts = [r.count if isinstance(r, RangeResult) else 0 for r in result.responses]
         if counts[3] or counts[4]:
             raise RuntimeError(f"kubetask: {counts[3]} dead tasks, {counts[4]} failed attempts")
@@ -120,7 +126,7 @@ async def succeeded_count(client: BenchClient) -> int:
 
 async def records(client: BenchClient, ids: Sequence[str]) -> list[Task]:
     """The stored task records of ids (all of them must exist)."""
-    tasks = await client.reader.get_many(list(ids))
+    tasks = await client.raw_reader.get_many(list(ids))
     if len(tasks) != len(ids):
         raise RuntimeError(f"kubetask: {len(ids) - len(tasks)} of {len(ids)} task records missing")
     return tasks
@@ -137,9 +143,9 @@ def check_once(tasks: Sequence[Task]) -> dict[str, float]:
 
 async def succeeded_ids(client: BenchClient) -> list[str]:
     """Ids in the queue's succeeded index (read at one revision)."""
-    prefix = client.keys.done_state(QUEUE, TaskState.SUCCEEDED.value)
-    result = await client.store.range_all(Get(prefix, prefix=True, keys_only=True))
-    return [client.keys.task_id_of(kv.key) for kv in result.kvs]
+    prefix = client.raw_keys.done_state(QUEUE, TaskState.SUCCEEDED.value)
+    result = await client.raw_store.range_all(Get(prefix, prefix=True, keys_only=True))
+    return [client.raw_keys.task_id_of(kv.key) for kv in result.kvs]
 
 
 def window_rate(finish_times: Sequence[float], skip: int, count: int) -> float:

@@ -41,7 +41,7 @@ def defrag(endpoint: str) -> str | None:
 
 async def _db(client: BenchClient) -> dict[str, float]:
     """etcd db_size and db_size_in_use in MiB, and the revision."""
-    s = await client.store.status()
+    s = await client.raw_store.status()
     return {"db_mib": s["db_size"] / MIB, "in_use_mib": s["db_size_in_use"] / MIB,
             "revision": s["revision"]}
 
@@ -49,7 +49,7 @@ async def _db(client: BenchClient) -> dict[str, float]:
 async def _compact(client: BenchClient, revision: int) -> None:
     """Physical compaction at revision; one kubetask already compacted past is fine."""
     try:
-        await client.store.compact(revision, physical=True)
+        await client.raw_store.compact(revision, physical=True)
     except StoreError as exc:
         if "compacted" not in str(exc):
             raise

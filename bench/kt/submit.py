@@ -12,7 +12,7 @@ from bench.kt.measure import BenchClient, Figures, noop_specs
 
 async def _pending(client: BenchClient) -> int:
     """Pending tasks of the benchmark queue (0 before the queue exists)."""
-    return (await client.reader.counts(QUEUE)).pending
+    return (await client.raw_reader.counts(QUEUE)).pending
 
 
 async def _submit(n: int, batched: bool) -> dict[str, Any]:

@@ -41,14 +41,14 @@ class Session:
         base = await succeeded_count(self.client)
         meter = CpuMeter(self.cluster.pids())
         meter.start()
-        revision = await self.client.store.revision()
+        revision = await self.client.raw_store.revision()
         t0 = time.time()
         tasks = await self.client.submit_many(specs)
         submitted = time.time()
         await wait_succeeded(self.client, base + n, deadline_s, self.cluster.check_alive, POLL_S)
         cpu = meter.per_task_ms(n)
         # Every etcd transaction is one revision: transactions per task, all hops together.
-        txns = (await self.client.store.revision() - revision) / n
+        txns = (await self.client.raw_store.revision() - revision) / n
         recs = await records(self.client, [t.id for t in tasks])
         once = check_once(recs)
         seconds = max(r.finished_at or 0.0 for r in recs) - t0
