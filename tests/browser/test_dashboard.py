@@ -253,10 +253,16 @@ async def test_worker_cards_use_the_width_and_busy_slots_are_not_red(
     await expect(full).to_have_text("2 / 2", timeout=TIMEOUT)
     await expect(page.locator("#workers [data-worker]")).to_have_count(3, timeout=TIMEOUT)
 
-    boxes = [await page.locator(f"[data-worker=worker-{i}]").bounding_box() for i in (1, 2, 3)]
-    grid = await page.locator("#workers").bounding_box()
-    assert grid is not None and all(b is not None for b in boxes)
-    right = max(b["x"] + b["width"] for b in boxes if b is not None)
+    # Measured in one step: the cards are redrawn on every stats update, so boxes taken one
+    # by one could each come from another drawing (or from a card just replaced).
+    boxes, grid = await page.evaluate("""() => {
+        const box = (e) => { const r = e.getBoundingClientRect();
+                             return {x: r.x, width: r.width}; };
+        const cards = [...document.querySelectorAll("#workers [data-worker]")];
+        return [cards.map(box), box(document.querySelector("#workers"))];
+    }""")
+    assert len(boxes) == 3, boxes
+    right = max(b["x"] + b["width"] for b in boxes)
     assert right >= grid["x"] + grid["width"] - 2, (boxes, grid)  # the row is filled
     fill = page.locator("[data-worker=worker-1] [data-meter=slots] .bar span")
     colour = await fill.evaluate("e => getComputedStyle(e).backgroundColor")
