@@ -25,12 +25,9 @@ from tests.k8s.cluster import (
     missing_tools,
     tools_dir,
 )
-from tests.k8s.process_kubelet import ProcessKubelet
+from tests.k8s.process_kubelet import KUBETASK_IMAGES, ProcessKubelet
 
 log = logging.getLogger(__name__)
-
-WORKER_IMAGE = "kubetask/worker"
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = os.path.dirname(__file__)
@@ -88,12 +85,13 @@ def cluster(control_plane: ControlPlane) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def process_kubelet(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessKubelet]:
-    """A Node named `process-node` whose Pods run as local processes; the worker image
-    runs this checkout's `kubetask`."""
+    """A Node named `process-node` whose Pods run as local processes; the project's image
+    (KUBETASK_IMAGES) runs this checkout's `kubetask`."""
     began = time.monotonic()
     kubelet = ProcessKubelet(cluster.control_plane.api, "process-node",
                              tmp_path_factory.mktemp("kubelet"),
-                             image_map={WORKER_IMAGE: [sys.executable, "-m", "kubetask"]})
+                             image_map={image: [sys.executable, "-m", "kubetask"]
+                                        for image in KUBETASK_IMAGES})
     kubelet.start()
     try:
         kubelet.wait_schedulable()

@@ -36,6 +36,9 @@ from tests.k8s.api import STRATEGIC_MERGE_PATCH, ApiClient, ApiError, Json
 log = logging.getLogger(__name__)
 
 POD_IP = "127.0.0.1"
+# Image names (without tag) that stand for the project's own image: the `process_kubelet`
+# fixture maps them to this checkout's `python -m kubetask` (compose builds `kubetask:local`).
+KUBETASK_IMAGES = ("kubetask", "kubetask/worker")
 LEASE_NAMESPACE = "kube-node-lease"
 _RESTART_BACKOFF_CAP = 10.0
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.k8s.cluster import Cluster
-from tests.k8s.process_kubelet import ProcessKubelet
+from tests.k8s.process_kubelet import KUBETASK_IMAGES, ProcessKubelet
 
 T = TypeVar("T")
 
@@ -175,3 +175,46 @@ def test_pod_that_fails_is_reported_with_its_exit_code(
     (container,) = status["containerStatuses"]
     assert container["state"]["terminated"]["exitCode"] == 3
     assert container["restartCount"] == 0
+
+
+def test_worker_image_runs_this_checkouts_kubetask(
+        cluster: Cluster, process_kubelet: ProcessKubelet, namespace: str) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "version", "namespace": namespace},
+           "spec": {"restartPolicy": "Never", "containers": [{
+               "name": "worker", "image": f"{KUBETASK_IMAGES[-1]}:test", "args": ["--version"]}]}}
+    cluster.control_plane.kubectl("apply", "-f", "-", input=json.dumps(pod))
+
+    def succeeded() -> dict[str, Any] | None:
+        status = get_json(cluster, "pod", "version", "-n", namespace)["status"]
+        return status if status.get("phase") in ("Succeeded", "Failed") else None
+
+    status = wait_for("the worker image's process to end", succeeded)
+    assert status["phase"] == "Succeeded"
+    log = process_kubelet.log_path(namespace, "version", "worker")
+    assert log is not None
+    assert log.read_text().startswith("kubetask, version ")
+
+
+def test_on_failure_restarts_the_container_until_it_succeeds(
+        cluster: Cluster, process_kubelet: ProcessKubelet, namespace: str) -> None:
+    # Fails on its first run, succeeds on the second (the Pod's folder is its working dir).
+    flaky = ("import os, sys\n"
+             "first = not os.path.exists('ran')\n"
+             "open('ran', 'w').close()\n"
+             "sys.exit(1 if first else 0)\n")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "flaky", "namespace": namespace},
+           "spec": {"restartPolicy": "OnFailure", "containers": [{
+               "name": "main", "image": "none", "command": [sys.executable, "-c", flaky]}]}}
+    cluster.control_plane.kubectl("apply", "-f", "-", input=json.dumps(pod))
+
+    def ended() -> dict[str, Any] | None:
+        status = get_json(cluster, "pod", "flaky", "-n", namespace)["status"]
+        return status if status.get("phase") in ("Succeeded", "Failed") else None
+
+    status = wait_for("the second run to succeed", ended)
+    assert status["phase"] == "Succeeded"
+    (container,) = status["containerStatuses"]
+    assert container["restartCount"] == 1
+    assert container["state"]["terminated"]["exitCode"] == 0
+    exits = [e.code for e in process_kubelet.exits if (e.namespace, e.pod) == (namespace, "flaky")]
+    assert exits == [1, 0]
