@@ -91,7 +91,8 @@ def process_kubelet(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) 
     kubelet = ProcessKubelet(cluster.control_plane.api, "process-node",
                              tmp_path_factory.mktemp("kubelet"),
                              image_map={image: [sys.executable, "-m", "kubetask"]
-                                        for image in KUBETASK_IMAGES})
+                                        for image in KUBETASK_IMAGES},
+                             heartbeat_seconds=2.0)
     kubelet.start()
     try:
         kubelet.wait_schedulable()

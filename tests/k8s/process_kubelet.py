@@ -196,12 +196,10 @@ class ProcessKubelet:
                 self._reap(run, container, deadline - time.monotonic())
 
     def log_path(self, namespace: str, pod: str, container: str) -> Path | None:
-        """The file a container's stdout and stderr go to (None before it started)."""
-        for run in list(self._runs.values()):
-            if (run.namespace, run.name) == (namespace, pod):
-                return next((c.log for c in run.containers if c.name == container), None)
-        matches = sorted(self.workdir.glob(f"{namespace}_{pod}_*/{container}.log"))
-        return matches[-1] if matches else None
+        """The file a container's stdout and stderr go to (None before it started); of the
+        latest Pod of that name if there were several. Kept after the Pod is gone."""
+        logs = list(self.workdir.glob(f"{namespace}_{pod}_*/{container}.log"))
+        return max(logs, key=lambda log: log.stat().st_mtime) if logs else None
 
     # -- the Node and its Lease --------------------------------------------------------------
 

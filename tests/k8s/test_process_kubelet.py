@@ -66,8 +66,16 @@ def test_node_is_ready_and_renews_its_lease(cluster: Cluster,
     node = get_json(cluster, "node", process_kubelet.node)
     conditions = {c["type"]: c["status"] for c in node["status"]["conditions"]}
     assert conditions["Ready"] == "True"
+    assert not [t for t in node["spec"].get("taints", []) if t["effect"] == "NoSchedule"]
     lease = get_json(cluster, "lease", process_kubelet.node, "-n", "kube-node-lease")
     assert lease["spec"]["holderIdentity"] == process_kubelet.node
+    assert lease["metadata"]["ownerReferences"][0]["uid"] == node["metadata"]["uid"]
+
+    def renewed() -> bool:
+        again = get_json(cluster, "lease", process_kubelet.node, "-n", "kube-node-lease")
+        return bool(again["spec"]["renewTime"] != lease["spec"]["renewTime"])
+
+    wait_for("the lease to be renewed", renewed, timeout=4 * process_kubelet.heartbeat_seconds)
 
 
 def deployment(name: str, namespace: str, replicas: int) -> dict[str, Any]:
