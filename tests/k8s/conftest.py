@@ -19,6 +19,7 @@ import pytest
 
 from tests.k8s.cluster import (
     CLUSTER_TOOLS,
+    CONTROL_PLANE_TOOLS,
     TOOLS_ENV,
     Cluster,
     ControlPlane,
@@ -50,9 +51,12 @@ def unavailable(names: Sequence[str]) -> str:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Skip (fail under CI=true) when the binaries are missing. Raised here, not in a
-    fixture, so that pytest -ra folds every test's skip into one line."""
-    if reason := unavailable(CLUSTER_TOOLS):
+    """Skip (fail under CI=true) when a binary the test needs is missing. Raised here, not
+    in a fixture, so that pytest -ra folds the skips into one line per reason."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    needs = CLUSTER_TOOLS if fixtures & {"cluster", "process_kubelet"} else CONTROL_PLANE_TOOLS
+    if unavailable(needs):
+        reason = unavailable(CLUSTER_TOOLS)  # the same words for every test: one line
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true and {reason}", pytrace=False)
         pytest.skip(reason)
