@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CRDS = ROOT / "crds"
 EXAMPLES = ROOT / "examples"
 GROUP = "kubetask.io"

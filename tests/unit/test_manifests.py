@@ -1,6 +1,6 @@
-"""Static checks of crds/ and examples/ (no API server): the files parse, the schemas are
-structural where that can be checked offline, the examples validate against them, and the
-CRDs speak the engine's vocabulary with the engine's bounds."""
+"""Static checks of crds/ and examples/ (no API server; only this repository's own files are
+read): the files parse, the schemas are structural where that can be checked offline, the
+examples validate against them, and the CRDs speak the engine's vocabulary and bounds."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from kubetask.model.queue_config import MAX_BACKOFF_SECONDS
 from kubetask.model.validation import _NAME, MAX_NAME_LENGTH, validate_name
 from kubetask.scheduler.strategies import STRATEGIES
 from kubetask.worker.executors.builtins import BUILTINS
-from tests.k8s.manifests import (
+from tests.manifests import (
     GROUP,
     VERSION,
     crd,
