@@ -110,6 +110,7 @@ def test_invalid_manifest_is_refused_naming_the_field(kube: ControlPlane, ns: st
 
 def test_task_spec_is_immutable_but_metadata_and_status_are_not(kube: ControlPlane, ns: str) -> None:
     apply(kube, ns, task("once", payload={"n": 1}))
+    apply(kube, ns, task("once", payload={"n": 1}))  # the same manifest again: accepted
     for patch in ({"priority": "urgent"}, {"payload": {"n": 2}}, {"maxRetries": 1}):
         result = kube.kubectl("patch", "task", "once", "-n", ns, "--type=merge",
                                  "-p", json.dumps({"spec": patch}), check=False)
