@@ -1,0 +1,148 @@
+"""`kubetask operator` as a user runs it: a subprocess against the control plane's
+kubeconfig and a real kubetask etcd, workers as `kubetask worker` processes on that etcd.
+The examples are applied with kubectl and followed with `kubectl get tasks`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubetask.client import AsyncClient
+from kubetask.etcd_process import EtcdProcess
+from tests.harness import Proc
+from tests.k8s.cluster import ROOT, ControlPlane
+
+GROUP = "kubetask.io"
+EXAMPLES = ROOT / "examples"
+FINISHED = {"Succeeded", "Dead", "Cancelled"}
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(scope="module")
+def kube(control_plane: ControlPlane) -> ControlPlane:
+    control_plane.kubectl("apply", "-f", str(ROOT / "crds"))
+    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                          f"crd/tasks.{GROUP}", f"crd/taskqueues.{GROUP}")
+    return control_plane
+
+
+@pytest.fixture
+def ns(kube: ControlPlane) -> str:
+    name = f"op-{uuid.uuid4().hex[:8]}"
+    kube.kubectl("create", "namespace", name)
+    return name  # left behind: with no namespace controller it would stay Terminating
+
+
+class Processes:
+    """The test's operator and worker processes, stopped at the end."""
+
+    def __init__(self, kube: ControlPlane, etcd: EtcdProcess, ns: str, logs: Path) -> None:
+        self.env = {**kube.env, "PYTHONPATH": str(ROOT)}
+        self.etcd, self.ns, self.logs = etcd, ns, logs
+        self.started: list[Proc] = []
+        self.killed: Proc | None = None
+
+    def operator(self) -> Proc:
+        return self._start("operator", "--etcd-endpoints", self.etcd.endpoint,
+                           "--namespace", self.ns, "--log-level", "debug")
+
+    def worker(self, name: str) -> Proc:
+        return self._start("worker", "--etcd-endpoints", self.etcd.endpoint,
+                           "--namespace", self.ns, "--queue", "default", "--node-id", name,
+                           "--max-concurrent", "4", "--shutdown-timeout", "5")
+
+    def _start(self, *args: str) -> Proc:
+        proc = Proc(list(args), self.env, self.logs / f"{args[0]}-{len(self.started)}.log")
+        self.started.append(proc)
+        return proc
+
+    def check_alive(self) -> None:
+        for proc in self.started:
+            if proc.popen.poll() is not None and proc is not self.killed:
+                raise AssertionError(f"kubetask {proc.args[0]} exited "
+                                     f"{proc.popen.returncode}: {proc.output()[-3000:]}")
+
+    def stop(self) -> None:
+        for proc in reversed(self.started):
+            proc.stop(timeout=20)
+
+
+@pytest.fixture
+def procs(kube: ControlPlane, etcd: EtcdProcess, ns: str,
+          tmp_path: Path) -> Iterator[Processes]:
+    running = Processes(kube, etcd, ns, tmp_path)
+    yield running
+    running.stop()
+    for proc in running.started:
+        print(f"--- {proc.args[0]} log\n{proc.output()[-6000:]}")
+
+
+def tasks(kube: ControlPlane, ns: str) -> dict[str, dict[str, Any]]:
+    items = json.loads(kube.kubectl("get", "tasks", "-n", ns, "-o", "json").stdout)["items"]
+    return {item["metadata"]["name"]: item for item in items}
+
+
+def wait_for(what: str, check: Any, procs: Processes, timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        procs.check_alive()
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last}")
+
+
+def all_finished(kube: ControlPlane, ns: str, count: int) -> dict[str, dict[str, Any]] | None:
+    found = tasks(kube, ns)
+    phases = [t.get("status", {}).get("phase") for t in found.values()]
+    return found if len(found) == count and all(p in FINISHED for p in phases) else None
+
+
+def etcd_tasks(etcd: EtcdProcess, ns: str) -> list[Any]:
+    async def read() -> list[Any]:
+        async with AsyncClient(etcd.endpoint, namespace=ns) as client:
+            return await client.list(limit=1000)
+    return asyncio.run(read())
+
+
+def test_examples_reach_their_end_in_kubectl_get_tasks(kube: ControlPlane, ns: str,
+                                                      procs: Processes, etcd: EtcdProcess) -> None:
+    procs.operator()
+    procs.worker("w1")
+    kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "taskqueue.yaml"))
+    kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "tasks-builtin.yaml"),
+                 "-f", str(EXAMPLES / "task-unknown-type.yaml"))
+    expected = len(tasks(kube, ns))
+    done = wait_for("every Task to finish", lambda: all_finished(kube, ns, expected), procs)
+
+    status = {name: t["status"] for name, t in done.items()}
+    assert {n: s["phase"] for n, s in status.items() if n != "no-such-type"} == {
+        n: "Succeeded" for n in status if n != "no-such-type"}
+    assert status["unreliable-urgent"]["attempts"] == 3
+    assert status["no-such-type"]["phase"] == "Dead"
+    assert "no executor" in status["no-such-type"]["error"]
+    assert status["echo-hello"]["result"]["message"] == "hello from a Task"
+    for name, s in status.items():
+        assert s["taskID"] and s["worker"] == "w1" and s["completionTime"], (name, s)
+        assert s["observedGeneration"] == 1
+    # one etcd task per Task, named as the resource and keyed by its uid
+    stored = etcd_tasks(etcd, ns)
+    assert sorted(t.name for t in stored) == sorted(done)
+    assert {t.idempotency_key for t in stored} == {t["metadata"]["uid"] for t in done.values()}
+    # the TaskQueue's status from the engine's stats
+    queue = json.loads(kube.kubectl("get", "taskqueue", "default", "-n", ns, "-o",
+                                    "json").stdout)
+    wait_for("the TaskQueue's counts", lambda: json.loads(kube.kubectl(
+        "get", "taskqueue", "default", "-n", ns, "-o", "json").stdout).get(
+        "status", {}).get("succeeded") == expected - 1, procs)
+    assert queue["metadata"]["name"] == "default"
