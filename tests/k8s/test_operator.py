@@ -146,3 +146,82 @@ def test_examples_reach_their_end_in_kubectl_get_tasks(kube: ControlPlane, ns: s
         "get", "taskqueue", "default", "-n", ns, "-o", "json").stdout).get(
         "status", {}).get("succeeded") == expected - 1, procs)
     assert queue["metadata"]["name"] == "default"
+    events = json.loads(kube.kubectl("get", "events", "-n", ns, "-o", "json",
+                                     "--field-selector", "reason=TaskDead").stdout)["items"]
+    assert [e["involvedObject"]["name"] for e in events] == ["no-such-type"]
+
+
+def task_docs(names: list[str], payload: Any, **spec: Any) -> list[dict[str, Any]]:
+    return [{"apiVersion": f"{GROUP}/v1alpha1", "kind": "Task", "metadata": {"name": name},
+             "spec": {"type": "echo", "payload": payload, **spec}} for name in names]
+
+
+def echo_tasks(names: list[str], duration: float, **spec: Any) -> str:
+    return as_list(task_docs(names, {"duration": duration}, **spec))
+
+
+def as_list(docs: list[dict[str, Any]]) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
+
+
+def phases(kube: ControlPlane, ns: str) -> dict[str, str | None]:
+    return {n: t.get("status", {}).get("phase") for n, t in tasks(kube, ns).items()}
+
+
+def test_operator_killed_and_restarted_submits_nothing_twice(
+        kube: ControlPlane, ns: str, procs: Processes, etcd: EtcdProcess) -> None:
+    first = procs.operator()
+    procs.worker("w1")
+    kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "taskqueue.yaml"))
+    before = [f"before-{i}" for i in range(12)]
+    kube.kubectl("apply", "-n", ns, "-f", "-", input=echo_tasks(before, 1.0))
+    wait_for("a Task running", lambda: "Running" in phases(kube, ns).values(), procs)
+    procs.killed = first
+    first.kill()  # SIGKILL: no cleanup, kopf's progress as it was
+    after = [f"after-{i}" for i in range(5)]
+    kube.kubectl("apply", "-n", ns, "-f", "-", input=echo_tasks(after, 0.2))
+    procs.operator()
+    done = wait_for("every Task to finish", lambda: all_finished(kube, ns, 17), procs)
+
+    assert {n: t["status"]["phase"] for n, t in done.items()} == {
+        n: "Succeeded" for n in before + after}
+    stored = etcd_tasks(etcd, ns)
+    assert sorted(t.name for t in stored) == sorted(before + after)  # each exactly once
+    assert {t["status"]["taskID"] for t in done.values()} == {t.id for t in stored}
+
+
+def test_deleting_a_running_task_cancels_it(kube: ControlPlane, ns: str, procs: Processes,
+                                            etcd: EtcdProcess) -> None:
+    procs.operator()
+    procs.worker("w1")
+    kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "taskqueue.yaml"))
+    kube.kubectl("apply", "-n", ns, "-f", "-", input=echo_tasks(["long"], 120))
+    wait_for("the Task running", lambda: phases(kube, ns).get("long") == "Running", procs)
+    kube.kubectl("delete", "task", "long", "-n", ns, "--timeout=60s")
+
+    (task,) = etcd_tasks(etcd, ns)
+    assert task.name == "long" and task.state.value == "cancelled"
+
+
+def test_a_task_without_a_queue_waits_and_a_too_large_payload_is_refused(
+        kube: ControlPlane, ns: str, procs: Processes, etcd: EtcdProcess) -> None:
+    procs.operator()
+    big = {"blob": "x" * (129 * 1024)}
+    kube.kubectl("apply", "-n", ns, "-f", "-", input=as_list(
+        task_docs(["orphan"], {"duration": 0}, queue="nowhere") + task_docs(["too-big"], big)))
+
+    def conditions() -> dict[str, dict[str, Any]] | None:
+        found = {n: {c["type"]: c for c in t.get("status", {}).get("conditions", [])}
+                 for n, t in tasks(kube, ns).items()}
+        return found if found.get("orphan", {}).get("QueueReady") and \
+            found.get("too-big", {}).get("Submitted") else None
+
+    found = wait_for("the conditions", conditions, procs, timeout=60)
+    waiting = found["orphan"]["QueueReady"]
+    assert waiting["status"] == "False" and waiting["reason"] == "NoTaskQueue"
+    assert "no TaskQueue named nowhere" in waiting["message"]
+    assert phases(kube, ns)["orphan"] == "Pending"
+    refused = found["too-big"]["Submitted"]
+    assert refused["status"] == "False" and refused["reason"] == "InvalidSpec"
+    assert "payload" in refused["message"]
+    assert [t.name for t in etcd_tasks(etcd, ns)] == ["orphan"]
