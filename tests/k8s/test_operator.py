@@ -18,6 +18,7 @@ from kubetask.client import AsyncClient
 from kubetask.etcd_process import EtcdProcess
 from tests.harness import Proc
 from tests.k8s.cluster import ROOT, ControlPlane
+from tests.k8s.process_kubelet import ProcessKubelet
 
 GROUP = "kubetask.io"
 EXAMPLES = ROOT / "examples"
@@ -50,9 +51,9 @@ class Processes:
         self.started: list[Proc] = []
         self.killed: Proc | None = None
 
-    def operator(self) -> Proc:
+    def operator(self, *extra: str) -> Proc:
         return self._start("operator", "--etcd-endpoints", self.etcd.endpoint,
-                           "--namespace", self.ns, "--log-level", "debug")
+                           "--namespace", self.ns, "--log-level", "debug", *extra)
 
     def worker(self, name: str) -> Proc:
         return self._start("worker", "--etcd-endpoints", self.etcd.endpoint,
@@ -80,6 +81,8 @@ def procs(kube: ControlPlane, etcd: EtcdProcess, ns: str,
           tmp_path: Path) -> Iterator[Processes]:
     running = Processes(kube, etcd, ns, tmp_path)
     yield running
+    # no worker pods left behind for a later test's kubelet
+    kube.kubectl("delete", "deployments", "--all", "-n", ns, "--wait=false", check=False)
     running.stop()
     for proc in running.started:
         print(f"--- {proc.args[0]} log\n{proc.output()[-6000:]}")
@@ -225,3 +228,67 @@ def test_a_task_without_a_queue_waits_and_a_too_large_payload_is_refused(
     assert refused["status"] == "False" and refused["reason"] == "InvalidSpec"
     assert "payload" in refused["message"]
     assert [t.name for t in etcd_tasks(etcd, ns)] == ["orphan"]
+
+
+def deployment(kube: ControlPlane, ns: str, name: str) -> dict[str, Any] | None:
+    found = kube.kubectl("get", "deployment", name, "-n", ns, "-o", "json", check=False)
+    return json.loads(found.stdout) if found.returncode == 0 else None
+
+
+def test_the_worker_deployment_is_owned_by_the_taskqueue_and_repaired(
+        kube: ControlPlane, ns: str, procs: Processes, etcd: EtcdProcess) -> None:
+    procs.operator("--worker-image", "example.org/kubetask-worker:1")
+    kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "taskqueue.yaml"))
+    made = wait_for("the worker Deployment", lambda: deployment(kube, ns, "default-workers"),
+                    procs, timeout=60)
+    queue = json.loads(kube.kubectl("get", "taskqueue", "default", "-n", ns, "-o",
+                                    "json").stdout)
+    (owner,) = made["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["uid"], owner["controller"]) == (
+        "TaskQueue", queue["metadata"]["uid"], True)
+    assert made["spec"]["replicas"] == 2  # minReplicas
+    pod = made["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "example.org/kubetask-worker:1"
+    assert container["args"][:3] == ["worker", "--queue", "default"]
+    assert ["--etcd-endpoints", etcd.endpoint] == container["args"][3:5]
+    assert "--max-concurrent" in container["args"] and "4" in container["args"]
+    assert container["env"][0]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert pod["terminationGracePeriodSeconds"] > 10  # the queue's shutdownTimeoutSeconds
+
+    kube.kubectl("patch", "deployment", "default-workers", "-n", ns, "--type=json", "-p",
+                 json.dumps([{"op": "replace", "path": "/spec/replicas", "value": 7},
+                             {"op": "replace", "path": "/spec/template/spec/containers/0/image",
+                              "value": "evil:latest"}]))
+
+    def repaired() -> bool:
+        found = deployment(kube, ns, "default-workers") or {}
+        spec = found.get("spec", {})
+        return spec.get("replicas") == 2 and \
+            spec["template"]["spec"]["containers"][0]["image"] == "example.org/kubetask-worker:1"
+
+    wait_for("the drift repaired", repaired, procs, timeout=60)
+
+
+def test_tasks_run_on_the_worker_pods_of_the_deployment(
+        kube: ControlPlane, ns: str, procs: Processes, process_kubelet: ProcessKubelet) -> None:
+    """No worker of the test's own: the Deployment's pods (run by the process kubelet, the
+    worker image mapped to this checkout's kubetask) lease the tasks; a pod's name is its
+    worker's node id. Last in this file: the controllers run from here on."""
+    procs.operator()
+    kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "taskqueue.yaml"))
+    kube.kubectl("apply", "-n", ns, "-f", "-", input=echo_tasks(
+        [f"pod-task-{i}" for i in range(6)], 0.3))
+    done = wait_for("every Task to finish", lambda: all_finished(kube, ns, 6), procs,
+                    timeout=180)
+
+    pods = json.loads(kube.kubectl("get", "pods", "-n", ns, "-o", "json").stdout)["items"]
+    names = {p["metadata"]["name"] for p in pods}
+    assert len(names) == 2  # minReplicas
+    assert {t["status"]["phase"] for t in done.values()} == {"Succeeded"}
+    assert {t["status"]["worker"] for t in done.values()} <= names
+    wait_for("the TaskQueue's replicas", lambda: json.loads(kube.kubectl(
+        "get", "taskqueue", "default", "-n", ns, "-o", "json").stdout).get(
+        "status", {}).get("readyReplicas") == 2, procs, timeout=60)

@@ -13,6 +13,7 @@ import kubernetes
 log = logging.getLogger(__name__)
 
 GROUP, VERSION = "kubetask.io", "v1alpha1"
+FIELD_MANAGER = "kubetask-operator"
 
 
 def load_config() -> None:
@@ -65,14 +66,16 @@ class KubeApi:
             log.warning("could not post the %s event on %s %s/%s: %s", reason, kind, namespace,
                         name, exc.reason)
 
-    async def read_deployment(self, namespace: str, name: str) -> Any:
-        return await self._call(self._apps.read_namespaced_deployment, name, namespace)
-
-    async def create_deployment(self, namespace: str, body: dict[str, Any]) -> None:
-        await self._call(self._apps.create_namespaced_deployment, namespace, body)
-
-    async def replace_deployment(self, namespace: str, name: str, body: dict[str, Any]) -> None:
-        await self._call(self._apps.patch_namespaced_deployment, name, namespace, body)
+    async def apply_deployment(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply as the operator's field manager, forced: creates the Deployment,
+        or puts back every field of ours someone changed (drift). Returns its status."""
+        meta = body["metadata"]
+        result = await asyncio.to_thread(
+            self._apps.patch_namespaced_deployment, meta["name"], meta["namespace"], body,
+            field_manager=FIELD_MANAGER, force=True,
+            _content_type="application/apply-patch+yaml")
+        status = self._client.sanitize_for_serialization(result.status) or {}  # type: ignore[no-untyped-call]
+        return dict(status)
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         try:

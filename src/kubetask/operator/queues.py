@@ -11,6 +11,8 @@ from typing import Any
 from kubetask.errors import KubetaskError
 from kubetask.model.task import iso
 from kubetask.operator import mapping
+from kubetask.operator.deployment import worker_deployment
+from kubetask.operator.kube import KubeApi
 from kubetask.operator.tasks import NamespaceTasks
 from kubetask.scheduler import Scheduler, SchedulerSettings
 from kubetask.store import Keyspace, Store
@@ -62,6 +64,17 @@ async def apply_queue(tasks: NamespaceTasks, schedulers: Schedulers, body: Any) 
     await tasks.client.set_queue_config(name, mapping.queue_config(spec))
     await schedulers.ensure(tasks.namespace, name, spec.get("strategy", "round_robin"))
     tasks.queue_changed(name, exists=True)
+
+
+async def apply_workers(kube: KubeApi, body: Any, *, etcd_endpoints: str,
+                        default_image: str) -> dict[str, Any]:
+    """Create or repair the queue's worker Deployment; its replica counts for the status."""
+    manifest = worker_deployment(body, etcd_endpoints=etcd_endpoints,
+                                 default_image=default_image)
+    status = await kube.apply_deployment(manifest)
+    return {"replicas": status.get("replicas", 0),
+            "readyReplicas": status.get("readyReplicas", 0),
+            "desiredReplicas": manifest["spec"]["replicas"]}
 
 
 async def queue_status(tasks: NamespaceTasks, body: Any) -> dict[str, Any]:

@@ -83,10 +83,19 @@ class Operator:
 
     async def apply_queue(self, namespace: str, body: Any) -> None:
         await queues.apply_queue(await self.tasks(namespace), self._schedulers, body)
+        await self.apply_workers(body)
+
+    async def apply_workers(self, body: Any) -> dict[str, Any]:
+        return await queues.apply_workers(self.kube, body,
+                                          etcd_endpoints=self.settings.etcd_endpoints,
+                                          default_image=self.settings.worker_image)
 
     async def remove_queue(self, namespace: str, name: str) -> None:
         await self._schedulers.remove(namespace, name)
         (await self.tasks(namespace)).queue_changed(name, exists=False)
 
     async def queue_status(self, namespace: str, body: Any) -> dict[str, Any]:
-        return await queues.queue_status(await self.tasks(namespace), body)
+        """The TaskQueue's status; the Deployment is applied again first (drift repaired)."""
+        status = await queues.queue_status(await self.tasks(namespace), body)
+        status.update(await self.apply_workers(body))
+        return status
