@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from kubetask.client import AsyncClient
-from kubetask.etcd_process import EtcdProcess
+from kubetask.etcd_process import EtcdProcess, free_port
 from tests.harness import Proc
 from tests.k8s.cluster import ROOT, ControlPlane
 from tests.k8s.process_kubelet import ProcessKubelet
@@ -138,6 +139,8 @@ def test_examples_reach_their_end_in_kubectl_get_tasks(kube: ControlPlane, ns: s
     for name, s in status.items():
         assert s["taskID"] and s["worker"] == "w1" and s["completionTime"], (name, s)
         assert s["observedGeneration"] == 1
+    for item in done.values():  # kopf keeps its records in status.kopf, not annotations
+        assert not [a for a in item["metadata"].get("annotations", {}) if "kopf" in a], item
     # one etcd task per Task, named as the resource and keyed by its uid
     stored = etcd_tasks(etcd, ns)
     assert sorted(t.name for t in stored) == sorted(done)
@@ -237,7 +240,9 @@ def deployment(kube: ControlPlane, ns: str, name: str) -> dict[str, Any] | None:
 
 def test_the_worker_deployment_is_owned_by_the_taskqueue_and_repaired(
         kube: ControlPlane, ns: str, procs: Processes, etcd: EtcdProcess) -> None:
-    procs.operator("--worker-image", "example.org/kubetask-worker:1")
+    health = free_port()
+    procs.operator("--worker-image", "example.org/kubetask-worker:1",
+                   "--health-port", str(health), "--health-host", "127.0.0.1")
     kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "taskqueue.yaml"))
     made = wait_for("the worker Deployment", lambda: deployment(kube, ns, "default-workers"),
                     procs, timeout=60)
@@ -270,6 +275,8 @@ def test_the_worker_deployment_is_owned_by_the_taskqueue_and_repaired(
             spec["template"]["spec"]["containers"][0]["image"] == "example.org/kubetask-worker:1"
 
     wait_for("the drift repaired", repaired, procs, timeout=60)
+    with urllib.request.urlopen(f"http://127.0.0.1:{health}/healthz", timeout=10) as answer:
+        assert answer.status == 200  # kopf's liveness endpoint
 
 
 def test_tasks_run_on_the_worker_pods_of_the_deployment(

@@ -23,11 +23,13 @@ from kubetask.cli.processes import metrics_options, start_metrics
               help="Image of the worker Deployments (a TaskQueue's spec.worker.image wins).")
 @click.option("--health-port", type=click.IntRange(1, 65535), default=None,
               envvar="KUBETASK_HEALTH_PORT",
-              help="Serve kopf's liveness probe at http://0.0.0.0:PORT/healthz (default: off).")
+              help="Serve kopf's liveness probe at http://HOST:PORT/healthz (default: off).")
+@click.option("--health-host", default="0.0.0.0", show_default=True,
+              envvar="KUBETASK_HEALTH_HOST", help="Address of the liveness endpoint.")
 @metrics_options
 @log_options
 def operator(etcd_endpoints: str, namespace: str | None, worker_image: str,
-             health_port: int | None, metrics_port: int | None, metrics_host: str,
+             health_port: int | None, health_host: str, metrics_port: int | None, metrics_host: str,
              log_level: str, log_format: str) -> None:
     """Run the Kubernetes operator: Task and TaskQueue resources mirrored into etcd.
 
@@ -45,7 +47,8 @@ def operator(etcd_endpoints: str, namespace: str | None, worker_image: str,
         metrics_port, metrics_host)
     try:
         run_operator(OperatorSettings(etcd_endpoints=etcd_endpoints, namespace=namespace,
-                                      worker_image=worker_image, health_port=health_port))
+                                      worker_image=worker_image, health_port=health_port,
+                                      health_host=health_host))
     finally:
         if endpoint is not None:
             endpoint.close()

@@ -16,7 +16,7 @@ def run_operator(settings: OperatorSettings) -> None:
     """Watch Tasks and TaskQueues (one namespace, or all) until stopped."""
     load_config()
     operator = Operator(settings)
-    liveness = (f"http://0.0.0.0:{settings.health_port}/healthz"
+    liveness = (f"http://{settings.health_host}:{settings.health_port}/healthz"
                 if settings.health_port is not None else None)
     kopf_settings = kopf.OperatorSettings()
     operator.configure(kopf_settings)

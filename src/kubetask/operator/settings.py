@@ -11,6 +11,7 @@ class OperatorSettings:
     namespace: str | None = None  # one Kubernetes namespace to watch; None: all
     worker_image: str = "kubetask/worker:latest"
     health_port: int | None = None  # kopf's liveness endpoint (/healthz); None: off
+    health_host: str = "0.0.0.0"
     # kopf's watch requests: the API server ends each after server_timeout, and the client
     # gives up on a silent connection after client_timeout (kopf's known hang otherwise).
     server_timeout: int = 300  # whole seconds: the API server parses an integer
