@@ -233,6 +233,22 @@ def test_a_task_without_a_queue_waits_and_a_too_large_payload_is_refused(
     assert [t.name for t in etcd_tasks(etcd, ns)] == ["orphan"]
 
 
+def test_two_operators_at_once_run_each_task_once(kube: ControlPlane, ns: str,
+                                                   procs: Processes, etcd: EtcdProcess) -> None:
+    procs.operator()
+    procs.operator()
+    procs.worker("w1")
+    kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "taskqueue.yaml"))
+    names = [f"both-{i}" for i in range(15)]
+    kube.kubectl("apply", "-n", ns, "-f", "-", input=echo_tasks(names, 0.2))
+    done = wait_for("every Task to finish", lambda: all_finished(kube, ns, 15), procs)
+
+    assert {t["status"]["phase"] for t in done.values()} == {"Succeeded"}
+    stored = etcd_tasks(etcd, ns)
+    assert sorted(t.name for t in stored) == sorted(names)
+    assert [len(t.history) for t in stored] == [1] * 15  # each dispatched once
+
+
 def deployment(kube: ControlPlane, ns: str, name: str) -> dict[str, Any] | None:
     found = kube.kubectl("get", "deployment", name, "-n", ns, "-o", "json", check=False)
     return json.loads(found.stdout) if found.returncode == 0 else None
@@ -299,3 +315,7 @@ def test_tasks_run_on_the_worker_pods_of_the_deployment(
     wait_for("the TaskQueue's replicas", lambda: json.loads(kube.kubectl(
         "get", "taskqueue", "default", "-n", ns, "-o", "json").stdout).get(
         "status", {}).get("readyReplicas") == 2, procs, timeout=60)
+
+    kube.kubectl("delete", "taskqueue", "default", "-n", ns, "--timeout=60s")
+    wait_for("the Deployment collected", lambda: deployment(kube, ns, "default-workers") is None,
+             procs, timeout=60)
