@@ -316,6 +316,9 @@ def test_tasks_run_on_the_worker_pods_of_the_deployment(
         "get", "taskqueue", "default", "-n", ns, "-o", "json").stdout).get(
         "status", {}).get("readyReplicas") == 2, procs, timeout=60)
 
+    events = json.loads(kube.kubectl("get", "events", "-n", ns, "-o", "json",
+                                     "--field-selector", "reason=QueueReady").stdout)["items"]
+    assert [e["involvedObject"]["kind"] for e in events] == ["TaskQueue"]
     kube.kubectl("delete", "taskqueue", "default", "-n", ns, "--timeout=60s")
     wait_for("the Deployment collected", lambda: deployment(kube, ns, "default-workers") is None,
              procs, timeout=60)

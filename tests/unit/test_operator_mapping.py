@@ -49,3 +49,11 @@ def test_queue_config_from_retry_and_its_refusal() -> None:
     assert mapping.queue_config({}).max_retries is None
     with pytest.raises(ValidationError, match="retry cap"):
         mapping.queue_config({"retry": {"backoffBaseSeconds": 5, "backoffCapSeconds": 1}})
+
+
+def test_a_condition_keeps_its_transition_time_while_its_status_holds() -> None:
+    old = [mapping.condition("Ready", True, "A", "m", "2026-01-01T00:00:00Z")]
+    same = mapping.keep_transitions(old, [mapping.condition("Ready", True, "B", "n", "later")])
+    assert same[0]["lastTransitionTime"] == "2026-01-01T00:00:00Z" and same[0]["reason"] == "B"
+    flipped = mapping.keep_transitions(old, [mapping.condition("Ready", False, "C", "o", "now")])
+    assert flipped[0]["lastTransitionTime"] == "now"

@@ -64,6 +64,18 @@ def condition(type_: str, status: bool, reason: str, message: str, now: str,
     return result
 
 
+def keep_transitions(old: list[dict[str, Any]] | None,
+                     new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`new` with each condition's lastTransitionTime from `old` when its status is the same."""
+    before = {c.get("type"): c for c in old or []}
+    for cond in new:
+        prior = before.get(cond["type"])
+        if prior is not None and prior.get("status") == cond["status"]:
+            cond["lastTransitionTime"] = prior.get("lastTransitionTime",
+                                                   cond["lastTransitionTime"])
+    return new
+
+
 def finished_condition(task: Task, now: str, generation: int | None) -> dict[str, Any]:
     """`Finished`: True once the task ended (its reason is the phase)."""
     phase = PHASES[task.state]

@@ -103,3 +103,19 @@ async def queue_status(tasks: NamespaceTasks, body: Any) -> dict[str, Any]:
                               f"scheduler {leader} leads the queue, {workers} worker(s)"
                               if ready else "no scheduler leads the queue yet", now)],
     }
+
+
+def _ready(conditions: Any) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in conditions or [])
+
+
+def became_ready(body: Any, status: dict[str, Any]) -> bool:
+    """The TaskQueue is Ready now and was not in its last written status."""
+    return _ready(status.get("conditions")) and \
+        not _ready((body.get("status") or {}).get("conditions"))
+
+
+def ready_message(status: dict[str, Any]) -> str:
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    return str(ready["message"])

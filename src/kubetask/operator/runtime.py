@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from kubetask.client import AsyncClient, parse_endpoints
-from kubetask.operator import queues
+from kubetask.operator import mapping, queues
 from kubetask.operator.kube import KubeApi
 from kubetask.operator.settings import OperatorSettings
 from kubetask.operator.tasks import NamespaceTasks
@@ -98,4 +98,10 @@ class Operator:
         """The TaskQueue's status; the Deployment is applied again first (drift repaired)."""
         status = await queues.queue_status(await self.tasks(namespace), body)
         status.update(await self.apply_workers(body))
+        status["conditions"] = mapping.keep_transitions(
+            (body.get("status") or {}).get("conditions"), status["conditions"])
+        if queues.became_ready(body, status):
+            meta = body["metadata"]
+            await self.kube.event("TaskQueue", namespace, meta["name"], meta["uid"],
+                                  reason="QueueReady", message=queues.ready_message(status))
         return status
