@@ -84,3 +84,20 @@ async def test_a_task_of_a_queue_without_a_taskqueue_says_so_until_one_exists(
         assert queue_ready["status"] == "True"
     finally:
         await tasks.stop()
+
+
+async def test_a_feed_that_ends_is_opened_again(etcd: EtcdProcess, namespace: str) -> None:
+    kube = RecordingKube()
+    tasks = NamespaceTasks(namespace, AsyncClient(etcd.endpoint, namespace=namespace),
+                           kube, linger=0.05)  # type: ignore[arg-type]
+    await tasks.start()
+    try:
+        await tasks.seen(body("t1", "uid-1"))
+        await until(lambda: kube.patches, "the first patch")
+        tasks._feed.close()  # as when its watch fails for good
+        await asyncio.sleep(0.2)
+        (stored,) = await tasks.client.list()
+        await tasks.client.cancel(stored.id)
+        await until(lambda: kube.patches[-1][1]["phase"] == "Cancelled", "the cancel's patch")
+    finally:
+        await tasks.stop()

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 TASKS = (GROUP, VERSION, "tasks")
 QUEUES = (GROUP, VERSION, "taskqueues")
+RETRY_SECONDS = 5  # a handler that failed (etcd unreachable) runs again this soon (kopf: 60)
 
 
 def registry(operator: Operator) -> kopf.OperatorRegistry:
@@ -41,24 +42,24 @@ def _operator_handlers(reg: kopf.OperatorRegistry, operator: Operator) -> None:
 
 
 def _task_handlers(reg: kopf.OperatorRegistry, operator: Operator) -> None:
-    @kopf.on.resume(*TASKS, registry=reg)
-    @kopf.on.create(*TASKS, registry=reg)
+    @kopf.on.resume(*TASKS, registry=reg, backoff=RETRY_SECONDS)
+    @kopf.on.create(*TASKS, registry=reg, backoff=RETRY_SECONDS)
     async def task_seen(body: kopf.Body, namespace: str | None, **_: Any) -> None:
         await (await operator.tasks(_ns(namespace))).seen(body)
 
-    @kopf.on.delete(*TASKS, registry=reg)
+    @kopf.on.delete(*TASKS, registry=reg, backoff=RETRY_SECONDS)
     async def task_deleted(body: kopf.Body, namespace: str | None, **_: Any) -> None:
         await (await operator.tasks(_ns(namespace))).deleted(body)
 
 
 def _queue_handlers(reg: kopf.OperatorRegistry, operator: Operator) -> None:
-    @kopf.on.resume(*QUEUES, registry=reg)
-    @kopf.on.create(*QUEUES, registry=reg)
-    @kopf.on.update(*QUEUES, field="spec", registry=reg)
+    @kopf.on.resume(*QUEUES, registry=reg, backoff=RETRY_SECONDS)
+    @kopf.on.create(*QUEUES, registry=reg, backoff=RETRY_SECONDS)
+    @kopf.on.update(*QUEUES, field="spec", registry=reg, backoff=RETRY_SECONDS)
     async def queue_applied(body: kopf.Body, namespace: str | None, **_: Any) -> None:
         await operator.apply_queue(_ns(namespace), body)
 
-    @kopf.on.delete(*QUEUES, registry=reg)
+    @kopf.on.delete(*QUEUES, registry=reg, backoff=RETRY_SECONDS)
     async def queue_deleted(body: kopf.Body, namespace: str | None, **_: Any) -> None:
         await operator.remove_queue(_ns(namespace), body["metadata"]["name"])
 

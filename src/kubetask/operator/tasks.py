@@ -21,6 +21,7 @@ from kubetask.operator.kube import KubeApi, NotFound
 log = logging.getLogger(__name__)
 
 PATCHES_AT_ONCE = 16
+FEED_REOPEN_SECONDS = 1.0
 
 
 @dataclass
@@ -55,11 +56,12 @@ class NamespaceTasks:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._feed: Any = None
 
     async def start(self) -> None:
         await self.client.start()
-        feed = await self.client.task_changes(resync=self._on_resync)
-        self._runner = asyncio.create_task(self._run(feed), name=f"tasks {self.namespace}")
+        self._feed = await self.client.task_changes(resync=self._on_resync)
+        self._runner = asyncio.create_task(self._run(), name=f"tasks {self.namespace}")
 
     async def stop(self) -> None:
         for timer in self._timers.values():
@@ -126,8 +128,8 @@ class NamespaceTasks:
         self._resync = True
         self._wake.set()
 
-    async def _run(self, feed: Any) -> None:
-        follower = asyncio.create_task(self._follow(feed), name=f"feed {self.namespace}")
+    async def _run(self) -> None:
+        follower = asyncio.create_task(self._follow(), name=f"feed {self.namespace}")
         try:
             while True:
                 await self._wake.wait()
@@ -140,13 +142,25 @@ class NamespaceTasks:
                 await self._write(dirty)
         finally:
             follower.cancel()
-            feed.close()
+            self._feed.close()
 
-    async def _follow(self, feed: Any) -> None:
-        async for tasks in feed:
-            for task in tasks:
-                if task.idempotency_key in self._refs:
-                    self.offer(task.idempotency_key, task)
+    async def _follow(self) -> None:
+        """Note every change of a Task's task; a feed that fails is opened again (and every
+        Task read again: changes may have been missed meanwhile)."""
+        while True:
+            try:
+                async for tasks in self._feed:
+                    for task in tasks:
+                        if task.idempotency_key in self._refs:
+                            self.offer(task.idempotency_key, task)
+            except Exception:  # a failed feed must not end the statuses: log, reopen
+                log.exception("the change feed of namespace %s failed; reopening it",
+                              self.namespace)
+            self._feed.close()
+            await asyncio.sleep(FEED_REOPEN_SECONDS)
+            with contextlib.suppress(KubetaskError):
+                self._feed = await self.client.task_changes(resync=self._on_resync)
+                self._on_resync()
 
     async def _read_all(self) -> None:
         for uid, ref in list(self._refs.items()):
