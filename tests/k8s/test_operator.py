@@ -141,6 +141,7 @@ def test_examples_reach_their_end_in_kubectl_get_tasks(kube: ControlPlane, ns: s
         assert s["observedGeneration"] == 1
     for item in done.values():  # kopf keeps its records in status.kopf, not annotations
         assert not [a for a in item["metadata"].get("annotations", {}) if "kopf" in a], item
+    assert "hello from a Task" not in json.dumps(done["echo-hello"]["status"].get("kopf"))
     # one etcd task per Task, named as the resource and keyed by its uid
     stored = etcd_tasks(etcd, ns)
     assert sorted(t.name for t in stored) == sorted(done)

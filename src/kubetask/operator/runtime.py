@@ -44,8 +44,10 @@ class Operator:
         # Progress and the last-handled spec in status.kopf (the CRDs reserve it), not in
         # annotations: nothing grows in a Task's metadata.
         s.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
+        # A Task's payload (up to 128 KiB) is never copied there: a Task's spec is immutable,
+        # no handler diffs it.
         s.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
-            field="status.kopf.last-handled-configuration")
+            field="status.kopf.last-handled-configuration", ignored_fields=["spec.payload"])
         s.persistence.finalizer = "kubetask.io/operator"
         # No kopf peering: two operators both run; the engine keeps that safe (submissions
         # idempotent by uid, one scheduler per queue by etcd election).
