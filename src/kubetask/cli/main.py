@@ -9,6 +9,7 @@ import click
 
 from kubetask import __version__
 from kubetask.cli.dashboard import dashboard
+from kubetask.cli.operator import operator
 from kubetask.cli.options import log_options
 from kubetask.cli.processes import scheduler, worker
 from kubetask.cli.queues import queue
@@ -78,6 +79,7 @@ cli.add_command(task)
 cli.add_command(queue)
 cli.add_command(stats)
 cli.add_command(dashboard)
+cli.add_command(operator)
 
 
 def _fail(message: str, code: int) -> None:

@@ -1,0 +1,63 @@
+"""A TaskQueue's worker Deployment as a manifest (pure): `kubetask worker` pods of the queue,
+owned by the TaskQueue, node id = pod name, a restricted securityContext, and a grace period
+longer than the worker's shutdown timeout."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from kubetask.operator.kube import GROUP, VERSION
+
+GRACE_MARGIN_SECONDS = 15  # beyond the worker's shutdown timeout: its drain, then exit
+WORKER_USER = 10001  # the worker image's USER (Dockerfile.worker)
+
+
+def deployment_name(queue: str) -> str:
+    return f"{queue}-workers"
+
+
+def worker_deployment(body: Mapping[str, Any], *, etcd_endpoints: str,
+                      default_image: str) -> dict[str, Any]:
+    """The Deployment the operator keeps for the TaskQueue `body` (replicas = minReplicas)."""
+    meta, spec = body["metadata"], body.get("spec") or {}
+    queue, namespace = meta["name"], meta["namespace"]
+    worker, scaling = spec.get("worker") or {}, spec.get("scaling") or {}
+    shutdown = float(worker.get("shutdownTimeoutSeconds", 30))
+    labels = {"app.kubernetes.io/name": "kubetask-worker",
+              "app.kubernetes.io/managed-by": "kubetask-operator", f"{GROUP}/queue": queue}
+    args = ["worker", "--queue", queue, "--etcd-endpoints", etcd_endpoints,
+            "--namespace", namespace, "--max-concurrent", str(worker.get("maxConcurrent", 10)),
+            "--weight", str(worker.get("weight", 1)), "--shutdown-timeout", f"{shutdown:g}"]
+    for module in worker.get("imports") or []:
+        args += ["--import", module]
+    env = [{"name": "KUBETASK_NODE_ID",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+           *({"name": e["name"], "value": e.get("value", "")} for e in worker.get("env") or [])]
+    container: dict[str, Any] = {
+        "name": "worker", "image": worker.get("image") or default_image, "args": args,
+        "env": env, "securityContext": {
+            "allowPrivilegeEscalation": False, "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}}
+    if worker.get("resources"):
+        container["resources"] = worker["resources"]
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": deployment_name(queue), "namespace": namespace, "labels": labels,
+                     "ownerReferences": [{
+                         "apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskQueue",
+                         "name": queue, "uid": meta["uid"], "controller": True,
+                         "blockOwnerDeletion": True}]},
+        "spec": {
+            "replicas": int(scaling.get("minReplicas", 1)),
+            "selector": {"matchLabels": {f"{GROUP}/queue": queue,
+                                         "app.kubernetes.io/name": "kubetask-worker"}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "terminationGracePeriodSeconds": math.ceil(shutdown) + GRACE_MARGIN_SECONDS,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": WORKER_USER,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [container]}}},
+    }

@@ -1,0 +1,26 @@
+"""Running the operator: kopf's reactor with our registry, until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+
+import kopf
+
+from kubetask.operator.handlers import registry
+from kubetask.operator.kube import load_config
+from kubetask.operator.runtime import Operator
+from kubetask.operator.settings import OperatorSettings
+
+
+def run_operator(settings: OperatorSettings) -> None:
+    """Watch Tasks and TaskQueues (one namespace, or all) until stopped."""
+    load_config()
+    operator = Operator(settings)
+    liveness = (f"http://{settings.health_host}:{settings.health_port}/healthz"
+                if settings.health_port is not None else None)
+    kopf_settings = kopf.OperatorSettings()
+    operator.configure(kopf_settings)
+    asyncio.run(kopf.operator(
+        registry=registry(operator), settings=kopf_settings, clusterwide=settings.namespace is None,
+        namespaces=[settings.namespace] if settings.namespace else (),
+        liveness_endpoint=liveness, standalone=True))

@@ -1,0 +1,103 @@
+"""The operator's status writer on a real etcd, with a recording stand-in for the Kubernetes
+API: changes of one task within the linger become one status patch with the latest state."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kubetask.client import AsyncClient
+from kubetask.etcd_process import EtcdProcess
+from kubetask.operator.tasks import NamespaceTasks
+
+
+class RecordingKube:
+    """Records what the operator would send to the API server."""
+
+    def __init__(self) -> None:
+        self.patches: list[tuple[str, dict[str, Any]]] = []
+        self.events: list[str] = []
+
+    async def patch_status(self, plural: str, namespace: str, name: str,
+                           status: dict[str, Any]) -> None:
+        self.patches.append((name, status))
+
+    async def event(self, kind: str, namespace: str, name: str, uid: str, *, reason: str,
+                    message: str, type_: str = "Normal") -> None:
+        self.events.append(reason)
+
+    async def delete(self, plural: str, namespace: str, name: str) -> None:
+        raise AssertionError("no Task here has a TTL")
+
+
+def body(name: str, uid: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "uid": uid, "generation": 1},
+            "spec": {"type": "echo", "queue": "q"}}
+
+
+async def until(check: Any, what: str) -> None:
+    for _ in range(200):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_changes_within_the_linger_become_one_patch_with_the_latest_state(
+        etcd: EtcdProcess, namespace: str) -> None:
+    kube = RecordingKube()
+    tasks = NamespaceTasks(namespace, AsyncClient(etcd.endpoint, namespace=namespace),
+                           kube, linger=2.0)  # type: ignore[arg-type]
+    await tasks.start()
+    try:
+        await tasks.seen(body("t1", "uid-1"))
+        await tasks.seen(body("t1", "uid-1"))  # a retried handler: the same task
+        (stored,) = await tasks.client.list()
+        await tasks.client.cancel(stored.id)  # pending -> cancelled within the linger
+        await until(lambda: kube.patches, "a patch")
+        await asyncio.sleep(0.5)  # nothing else comes
+        assert [(name, s["phase"]) for name, s in kube.patches] == [("t1", "Cancelled")]
+        status = kube.patches[0][1]
+        assert status["taskID"] == stored.id and status["observedGeneration"] == 1
+        assert {c["type"]: c["status"] for c in status["conditions"]} == {"Finished": "True"}
+        assert len(await tasks.client.list()) == 1
+    finally:
+        await tasks.stop()
+
+
+async def test_a_task_of_a_queue_without_a_taskqueue_says_so_until_one_exists(
+        etcd: EtcdProcess, namespace: str) -> None:
+    kube = RecordingKube()
+    tasks = NamespaceTasks(namespace, AsyncClient(etcd.endpoint, namespace=namespace),
+                           kube, linger=0.05)  # type: ignore[arg-type]
+    await tasks.start()
+    try:
+        await tasks.seen(body("t1", "uid-1"))
+        await until(lambda: kube.patches, "a patch")
+        (queue_ready,) = [c for c in kube.patches[-1][1]["conditions"]
+                          if c["type"] == "QueueReady"]
+        assert (queue_ready["status"], queue_ready["reason"]) == ("False", "NoTaskQueue")
+        tasks.queue_changed("q", exists=True)
+        await until(lambda: len(kube.patches) == 2, "the second patch")
+        (queue_ready,) = [c for c in kube.patches[-1][1]["conditions"]
+                          if c["type"] == "QueueReady"]
+        assert queue_ready["status"] == "True"
+    finally:
+        await tasks.stop()
+
+
+async def test_a_feed_that_ends_is_opened_again(etcd: EtcdProcess, namespace: str) -> None:
+    kube = RecordingKube()
+    tasks = NamespaceTasks(namespace, AsyncClient(etcd.endpoint, namespace=namespace),
+                           kube, linger=0.05)  # type: ignore[arg-type]
+    await tasks.start()
+    try:
+        await tasks.seen(body("t1", "uid-1"))
+        await until(lambda: kube.patches, "the first patch")
+        tasks._feed.close()  # as when its watch fails for good
+        await asyncio.sleep(0.2)
+        (stored,) = await tasks.client.list()
+        await tasks.client.cancel(stored.id)
+        await until(lambda: kube.patches[-1][1]["phase"] == "Cancelled", "the cancel's patch")
+    finally:
+        await tasks.stop()
