@@ -114,6 +114,10 @@ class AsyncClient(Lifecycle):
     async def get(self, task_id: str) -> Task:
         return await self._reader.get(task_id)
 
+    async def get_many(self, task_ids: Sequence[str]) -> builtins.list[Task]:
+        """The tasks of `task_ids` that exist (missing ones are left out), in order."""
+        return await self._reader.get_many(list(task_ids))
+
     async def list(self, *, queue: str | None = None, state: TaskState | str | None = None,
                    limit: int = 100, after: str | None = None) -> builtins.list[Task]:
         if isinstance(state, str):

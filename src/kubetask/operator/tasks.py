@@ -163,15 +163,17 @@ class NamespaceTasks:
                 self._on_resync()
 
     async def _read_all(self) -> None:
-        for uid, ref in list(self._refs.items()):
-            if ref.task_id is None or uid in self._dirty:
-                continue
-            try:
-                self._dirty[uid] = await self.client.get(ref.task_id)
-            except TaskNotFound:
-                continue
-            except KubetaskError as exc:
-                log.warning("could not read task %s: %s", ref.task_id, exc)
+        """Every submitted Task's record again, in batched reads (not one per Task)."""
+        uids = {ref.task_id: uid for uid, ref in self._refs.items()
+                if ref.task_id is not None and uid not in self._dirty}
+        try:
+            tasks = await self.client.get_many(list(uids))
+        except KubetaskError as exc:
+            log.warning("could not read the %d tasks of namespace %s again: %s", len(uids),
+                        self.namespace, exc)
+            return
+        for task in tasks:  # a task deleted meanwhile is simply not among them
+            self._dirty[uids[task.id]] = task
 
     async def _write(self, dirty: dict[str, Task]) -> None:
         limit = asyncio.Semaphore(PATCHES_AT_ONCE)
