@@ -9,7 +9,7 @@ import pytest
 
 from kubetask.errors import KubetaskError, StoreError, TransactionTooLarge
 from kubetask.scheduler.janitor import Step
-from kubetask.store import MAX_TXN_OPS
+from kubetask.store import MAX_TXN_BYTES, MAX_TXN_OPS, chunks
 from kubetask.store.limits import batches, check_txn
 
 
@@ -43,6 +43,29 @@ def test_batches_keep_order_and_stay_within_the_limit() -> None:
 def test_batches_refuse_a_size_below_one() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         batches([1], size=0)
+
+
+def test_chunks_fill_each_transaction_up_to_the_operation_budget() -> None:
+    groups = list(chunks(range(100), ops_per_item=3, extra_ops=2))
+    assert [len(g) for g in groups] == [42, 42, 16]  # 42 * 3 + 2 = 128
+    assert [i for g in groups for i in g] == list(range(100))
+    assert list(chunks([], ops_per_item=1)) == []
+
+
+def test_chunks_count_each_items_own_operations() -> None:
+    ops = [100, 28, 1, 127, 128]
+    assert list(chunks("abcde", ops_per_item=ops)) == [["a", "b"], ["c", "d"], ["e"]]
+
+
+def test_chunks_split_by_bytes_before_operations() -> None:
+    half = MAX_TXN_BYTES // 2
+    groups = list(chunks(range(5), ops_per_item=1, size_of=[half, half, 1, half, half]))
+    assert groups == [[0, 1], [2, 3], [4]]
+
+
+def test_an_item_too_large_alone_still_gets_its_own_group() -> None:
+    """Store.txn then refuses it with TransactionTooLarge (never silently dropped)."""
+    assert list(chunks("xy", ops_per_item=[200, 1])) == [["x"], ["y"]]
 
 
 async def test_a_failing_step_warns_once_per_cause_and_logs_its_recovery(

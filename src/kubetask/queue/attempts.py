@@ -19,9 +19,8 @@ import orjson
 
 from kubetask.model import Tally, Task, TaskState
 from kubetask.queue import codec
-from kubetask.queue.batching import chunks
 from kubetask.queue.indexes import index_move
-from kubetask.store import Compare, Delete, Keyspace, Op, Put, Store
+from kubetask.store import Compare, Delete, Keyspace, Op, Put, Store, chunks
 
 log = logging.getLogger(__name__)
 

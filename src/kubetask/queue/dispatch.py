@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from kubetask.errors import NotLeader
 from kubetask.model import Attempt, Task, TaskState
 from kubetask.queue import codec
-from kubetask.queue.batching import chunks
 from kubetask.queue.indexes import index_move
-from kubetask.store import Compare, Delete, Get, Keyspace, KeyValue, Op, Put, Store
+from kubetask.store import Compare, Delete, Get, Keyspace, KeyValue, Op, Put, Store, chunks
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from kubetask.errors import StoreUnavailable, TaskNotFound, TaskStateError
 from kubetask.model import Task, TaskState
 from kubetask.queue import codec
-from kubetask.queue.batching import chunks
 from kubetask.queue.indexes import index_move, index_put
-from kubetask.store import Compare, Get, Keyspace, Op, Put, Store
+from kubetask.store import Compare, Get, Keyspace, Op, Put, Store, chunks
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,8 @@ from collections.abc import AsyncGenerator, Sequence
 
 from kubetask.model import Task, TaskState
 from kubetask.queue import codec
-from kubetask.queue.batching import chunks
 from kubetask.queue.indexes import index_key, index_prefix
-from kubetask.store import Compare, Delete, Get, Keyspace, KeyValue, Op, Store, prefix_end
+from kubetask.store import Compare, Delete, Get, Keyspace, KeyValue, Op, Store, chunks, prefix_end
 
 log = logging.getLogger(__name__)
 
