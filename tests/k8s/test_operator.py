@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from kubetask.client import AsyncClient
 from kubetask.etcd_process import EtcdProcess, free_port
@@ -119,10 +120,27 @@ def etcd_tasks(etcd: EtcdProcess, ns: str) -> list[Any]:
     return asyncio.run(read())
 
 
+def scrape(port: int, ns: str) -> dict[str, float]:
+    """The operator's /metrics: the samples of namespace `ns`, by name and other labels."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("namespace") == ns:
+                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items())
+                                  if k != "namespace")
+                samples[f"{sample.name}{{{labels}}}"] = sample.value
+    return samples
+
+
 def test_examples_reach_their_end_in_kubectl_get_tasks(kube: ControlPlane, ns: str,
                                                       procs: Processes, etcd: EtcdProcess) -> None:
-    procs.operator()
+    metrics_port = free_port()
+    procs.operator("--metrics-port", str(metrics_port), "--metrics-host", "127.0.0.1")
     procs.worker("w1")
+    before = wait_for("the operator's /metrics", lambda: _scrape_or_none(metrics_port, ns),
+                      procs, timeout=60)
     kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "taskqueue.yaml"))
     kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "tasks-builtin.yaml"),
                  "-f", str(EXAMPLES / "task-unknown-type.yaml"))
@@ -156,6 +174,27 @@ def test_examples_reach_their_end_in_kubectl_get_tasks(kube: ControlPlane, ns: s
     events = json.loads(kube.kubectl("get", "events", "-n", ns, "-o", "json",
                                      "--field-selector", "reason=TaskDead").stdout)["items"]
     assert [e["involvedObject"]["name"] for e in events] == ["no-such-type"]
+
+    # the operator's counters and its scheduler's, labelled by namespace (and queue)
+    after = scrape(metrics_port, ns)
+    assert before.get("kubetask_operator_tasks_submitted_total{}", 0) == 0, before
+    assert after["kubetask_operator_tasks_submitted_total{}"] >= expected
+    assert after["kubetask_operator_status_patches_total{}"] >= expected
+    assert after["kubetask_operator_tasks_followed{}"] == expected
+    assert after.get("kubetask_operator_submit_refusals_total{}", 0) == 0
+    assert after.get("kubetask_operator_feed_restarts_total{}", 0) == 0
+    dispatched = sum(v for k, v in after.items()
+                     if k.startswith("kubetask_scheduler_tasks_dispatched_total{"))
+    assert dispatched >= expected
+    assert after["kubetask_scheduler_dispatch_latency_seconds_count{queue=default}"] >= expected
+    assert "kubetask_scheduler_tasks_dispatched_total{priority=urgent,queue=default}" in after
+
+
+def _scrape_or_none(port: int, ns: str) -> dict[str, float] | None:
+    try:
+        return scrape(port, ns) or {"up": 1.0}
+    except OSError:
+        return None
 
 
 def task_docs(names: list[str], payload: Any, **spec: Any) -> list[dict[str, Any]]:
@@ -212,7 +251,8 @@ def test_deleting_a_running_task_cancels_it(kube: ControlPlane, ns: str, procs: 
 
 def test_a_task_without_a_queue_waits_and_a_too_large_payload_is_refused(
         kube: ControlPlane, ns: str, procs: Processes, etcd: EtcdProcess) -> None:
-    procs.operator()
+    metrics_port = free_port()
+    procs.operator("--metrics-port", str(metrics_port), "--metrics-host", "127.0.0.1")
     big = {"blob": "x" * (129 * 1024)}
     kube.kubectl("apply", "-n", ns, "-f", "-", input=as_list(
         task_docs(["orphan"], {"duration": 0}, queue="nowhere") + task_docs(["too-big"], big)))
@@ -232,6 +272,9 @@ def test_a_task_without_a_queue_waits_and_a_too_large_payload_is_refused(
     assert refused["status"] == "False" and refused["reason"] == "InvalidSpec"
     assert "payload" in refused["message"]
     assert [t.name for t in etcd_tasks(etcd, ns)] == ["orphan"]
+    counted = scrape(metrics_port, ns)
+    assert counted["kubetask_operator_submit_refusals_total{}"] == 1
+    assert counted["kubetask_operator_tasks_submitted_total{}"] == 1
 
 
 def test_two_operators_at_once_run_each_task_once(kube: ControlPlane, ns: str,

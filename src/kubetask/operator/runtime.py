@@ -13,6 +13,7 @@ import kopf
 
 from kubetask.client import AsyncClient, parse_endpoints
 from kubetask.operator import mapping, queues
+from kubetask.operator.hooks import NoHooks, OperatorHooks
 from kubetask.operator.kube import KubeApi
 from kubetask.operator.settings import OperatorSettings
 from kubetask.operator.tasks import NamespaceTasks
@@ -27,13 +28,15 @@ def node_id() -> str:
 
 
 class Operator:
-    def __init__(self, settings: OperatorSettings, kube: KubeApi | None = None) -> None:
+    def __init__(self, settings: OperatorSettings, kube: KubeApi | None = None,
+                 hooks: OperatorHooks | None = None) -> None:
         self.settings = settings
         self._kube = kube
+        self.hooks: OperatorHooks = hooks or NoHooks()
         self._namespaces: dict[str, NamespaceTasks] = {}
         self._lock = asyncio.Lock()
         self._schedulers = queues.Schedulers(Store(parse_endpoints(settings.etcd_endpoints)),
-                                             node_id())
+                                             node_id(), self.hooks.scheduler)
 
     def configure(self, kopf_settings: kopf.OperatorSettings) -> None:
         """kopf's settings, each chosen on purpose (docs/OPERATOR.md, "kopf")."""
@@ -78,7 +81,7 @@ class Operator:
             if found is None:
                 client = AsyncClient(self.settings.etcd_endpoints, namespace=namespace)
                 found = NamespaceTasks(namespace, client, self.kube,
-                                       linger=self.settings.status_linger)
+                                       linger=self.settings.status_linger, hooks=self.hooks)
                 await found.start()
                 self._namespaces[namespace] = found
             return found

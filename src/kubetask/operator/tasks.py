@@ -16,6 +16,7 @@ from kubetask.errors import KubetaskError, TaskNotFound, TaskStateError, Validat
 from kubetask.model import Task, TaskState
 from kubetask.model.task import iso
 from kubetask.operator import mapping
+from kubetask.operator.hooks import NoHooks, OperatorHooks
 from kubetask.operator.kube import KubeApi, NotFound
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,10 @@ class NamespaceTasks:
     """The Task resources of one namespace and their tasks in the engine's namespace."""
 
     def __init__(self, namespace: str, client: AsyncClient, kube: KubeApi, *,
-                 linger: float = 0.2) -> None:
+                 linger: float = 0.2, hooks: OperatorHooks | None = None) -> None:
         self.namespace = namespace
         self.client = client
+        self.hooks: OperatorHooks = hooks or NoHooks()
         self.queues: set[str] = set()  # TaskQueues that exist here
         self._kube = kube
         self._linger = linger
@@ -80,6 +82,7 @@ class NamespaceTasks:
                       phase=status.get("phase"), task_id=status.get("taskID"),
                       conditions={c["type"]: c for c in status.get("conditions") or []})
         self._refs[ref.uid] = ref
+        self.hooks.followed(self.namespace, len(self._refs))
         if ref.phase in mapping.FINISHED_PHASES:
             self._expire_later(ref, status.get("completionTime"))
             return
@@ -87,8 +90,10 @@ class NamespaceTasks:
             task_spec = mapping.task_spec(ref.name, ref.uid, spec)
             task = (await self.client.submit_many([task_spec]))[0]
         except ValidationError as exc:
+            self.hooks.refused(self.namespace)
             await self._refuse(ref, str(exc))
             return
+        self.hooks.submitted(self.namespace)
         ref.task_id = task.id
         self.offer(ref.uid, task, read=True)
 
@@ -96,6 +101,7 @@ class NamespaceTasks:
         """A Task resource is being deleted: cancel its task unless it finished."""
         uid = body["metadata"]["uid"]
         ref = self._refs.pop(uid, None)
+        self.hooks.followed(self.namespace, len(self._refs))
         self._dirty.pop(uid, None)
         self._fed.discard(uid)
         if (timer := self._timers.pop(uid, None)) is not None:
@@ -198,12 +204,14 @@ class NamespaceTasks:
             await self._kube.patch_status("tasks", self.namespace, ref.name, status)
         except NotFound:
             self._refs.pop(uid, None)
+            self.hooks.followed(self.namespace, len(self._refs))
             return
         except Exception:  # the API server's trouble: retried after the linger
             log.exception("could not write the status of Task %s/%s", self.namespace, ref.name)
             self._dirty.setdefault(uid, task)
             self._wake.set()
             return
+        self.hooks.status_patched(self.namespace)
         previous, ref.phase, ref.task_id = ref.phase, status["phase"], task.id
         if ref.phase == "Dead" and previous != "Dead":
             self._remember(self._kube.event(
