@@ -25,4 +25,6 @@ def run_operator(settings: OperatorSettings, hooks: OperatorHooks | None = None)
     asyncio.run(kopf.operator(
         registry=registry(operator), settings=kopf_settings, clusterwide=settings.namespace is None,
         namespaces=[settings.namespace] if settings.namespace else (),
-        liveness_endpoint=liveness, standalone=True))
+        liveness_endpoint=liveness, standalone=True, stop_flag=operator.stopping))
+    if operator.failure is not None:
+        raise operator.failure  # the CLI prints it and exits 1
