@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from kubetask.client import AsyncClient
+from kubetask.errors import TaskNotFound, ValidationError
 from kubetask.etcd_process import EtcdProcess, free_port
+from kubetask.model import TaskState
+from kubetask.operator import mapping
 from kubetask.operator.tasks import NamespaceTasks
 from kubetask.store import Keyspace, Store
 
@@ -174,3 +177,33 @@ async def test_a_feed_reopened_while_etcd_is_down_warns_once_and_recovers(
     finally:
         await tasks.stop()
         own.stop()
+
+
+async def test_a_task_deleted_before_its_first_status_is_found_by_its_uid_and_cancelled(
+        etcd: EtcdProcess, namespace: str, client: AsyncClient) -> None:
+    """An operator submitted the Task, then died before writing its status (no taskID);
+    the Task was deleted before an operator came back: the new one finds the task by its
+    idempotency key (the uid, in the Task's queue) and cancels it."""
+    submitted = body("t1", "uid-gap")
+    (task,) = await client.submit_many([mapping.task_spec("t1", "uid-gap", submitted["spec"])])
+    kube = RecordingKube()
+    restarted = NamespaceTasks(namespace, AsyncClient(etcd.endpoint, namespace=namespace),
+                               kube, linger=0.05)  # type: ignore[arg-type]
+    await restarted.start()
+    try:
+        await restarted.deleted(submitted)  # no status: never written
+        assert (await client.get(task.id)).state is TaskState.CANCELLED
+        await restarted.deleted(body("t2", "uid-never-submitted"))  # nothing to cancel
+        assert [t.id for t in await client.list()] == [task.id]
+    finally:
+        await restarted.stop()
+
+
+async def test_get_by_key_finds_a_task_by_its_idempotency_key_in_its_queue(
+        client: AsyncClient) -> None:
+    task = await client.submit("echo", queue="q1", key="k-1")
+    assert (await client.get_by_key("k-1", queue="q1")).id == task.id
+    with pytest.raises(TaskNotFound, match="no task with idempotency key 'k-1' in queue 'q2'"):
+        await client.get_by_key("k-1", queue="q2")
+    with pytest.raises(ValidationError):
+        await client.get_by_key("k-1", queue="no such queue")

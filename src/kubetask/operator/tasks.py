@@ -116,7 +116,10 @@ class NamespaceTasks:
         self.offer(ref.uid, task, read=True)
 
     async def deleted(self, body: Any) -> None:
-        """A Task resource is being deleted: cancel its task unless it finished."""
+        """A Task resource is being deleted: cancel its task unless it finished. Without a
+        taskID in its status (an operator died between submitting it and writing its first
+        status) the task is found by its idempotency key, the uid, in its queue; none there:
+        it was never submitted, nothing to cancel."""
         uid = body["metadata"]["uid"]
         ref = self._refs.pop(uid, None)
         self.hooks.followed(self.namespace, len(self._refs))
@@ -125,9 +128,10 @@ class NamespaceTasks:
         if (timer := self._timers.pop(uid, None)) is not None:
             timer.cancel()
         task_id = (body.get("status") or {}).get("taskID") or (ref.task_id if ref else None)
-        if task_id is None:
-            return
         with contextlib.suppress(TaskNotFound, TaskStateError):
+            if task_id is None:
+                queue = (body.get("spec") or {}).get("queue", "default")
+                task_id = (await self.client.get_by_key(uid, queue=queue)).id
             task = await self.client.cancel(task_id)
             log.info("task %s (%s/%s) cancelled: its Task was deleted", task.id,
                      self.namespace, body["metadata"]["name"])
