@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kubetask.etcd_process import free_port
-from tests.k8s.api import ApiClient
+from tests.k8s.api import ApiClient, ApiError
 from tests.k8s.pki import KeyPair, TestPki
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +32,11 @@ CONTROL_PLANE_TOOLS = ("etcd", "kube-apiserver")
 CLUSTER_TOOLS = (*CONTROL_PLANE_TOOLS, "kube-controller-manager", "kube-scheduler")
 START_TIMEOUT = 60.0
 
-# The controllers that turn a Deployment into Pods and clean up after it, and the node
-# lifecycle controller (it lifts the not-ready taint the API server puts on a new Node);
-# nothing else (no IPAM, no endpoints, no jobs, no cloud, no certificates): see README.md.
+# The controllers that turn a Deployment into Pods and clean up after it, the namespace
+# controller (a deleted namespace's objects are deleted, then the namespace goes), and the
+# node lifecycle controller (it lifts the not-ready taint the API server puts on a new
+# Node); nothing else (no IPAM, no endpoints, no jobs, no cloud, no certificates): see
+# README.md.
 CONTROLLERS = (
     "deployment-controller", "replicaset-controller", "garbage-collector-controller",
     "namespace-controller", "serviceaccount-controller", "serviceaccount-token-controller",
@@ -279,6 +281,28 @@ class Cluster:
         self.processes.append(process)
         process.start()
         wait_until(process.name, lambda: _healthz(port), process)
+
+    def delete_namespace(self, name: str, timeout: float = 90.0) -> None:
+        """Delete a test's namespace and wait until the namespace controller removed it.
+
+        With no operator running, Tasks and TaskQueues keep the operator's finalizer and
+        would hold the namespace in Terminating forever: released here, as docs/OPERATOR.md
+        tells users to (kubectl patch ... finalizers: null)."""
+        cp = self.control_plane
+        cp.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+        for plural in ("tasks", "taskqueues"):
+            try:
+                items = cp.api.get(f"/apis/kubetask.io/v1alpha1/namespaces/{name}/{plural}")
+            except ApiError as exc:
+                if exc.status == 404:  # the CRDs are not installed in this session
+                    continue
+                raise
+            for item in items["items"]:
+                with contextlib.suppress(ApiError):  # gone meanwhile
+                    cp.api.patch(f"/apis/kubetask.io/v1alpha1/namespaces/{name}/{plural}/"
+                                 f"{item['metadata']['name']}", {"metadata": {"finalizers": None}})
+        cp.kubectl("wait", "--for=delete", f"namespace/{name}", f"--timeout={timeout:.0f}s",
+                   timeout=timeout + 30)
 
     def stop(self) -> None:
         for process in reversed(self.processes):

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kubetask.client import AsyncClient
 from kubetask.etcd_process import EtcdProcess, free_port
 from tests.harness import Proc
-from tests.k8s.cluster import ROOT, ControlPlane
+from tests.k8s.cluster import ROOT, Cluster, ControlPlane
 from tests.k8s.process_kubelet import ProcessKubelet
 
 GROUP = "kubetask.io"
@@ -30,7 +30,9 @@ pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def kube(control_plane: ControlPlane) -> ControlPlane:
+def kube(control_plane: ControlPlane, cluster: Cluster) -> ControlPlane:
+    """The control plane with the CRDs, and the controllers (each test's namespace is
+    deleted at its end by the namespace controller)."""
     control_plane.kubectl("apply", "-f", str(ROOT / "crds"))
     control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                           f"crd/tasks.{GROUP}", f"crd/taskqueues.{GROUP}")
@@ -38,10 +40,12 @@ def kube(control_plane: ControlPlane) -> ControlPlane:
 
 
 @pytest.fixture
-def ns(kube: ControlPlane) -> str:
+def ns(kube: ControlPlane, cluster: Cluster) -> Iterator[str]:
     name = f"op-{uuid.uuid4().hex[:8]}"
     kube.kubectl("create", "namespace", name)
-    return name  # left behind: with no namespace controller it would stay Terminating
+    yield name
+    # After the test's operators stopped (procs ends first): its Tasks' finalizers released
+    cluster.delete_namespace(name)
 
 
 class Processes:
@@ -343,7 +347,7 @@ def test_tasks_run_on_the_worker_pods_of_the_deployment(
         kube: ControlPlane, ns: str, procs: Processes, process_kubelet: ProcessKubelet) -> None:
     """No worker of the test's own: the Deployment's pods (run by the process kubelet, the
     worker image mapped to this checkout's kubetask) lease the tasks; a pod's name is its
-    worker's node id. Last in this file: the controllers run from here on."""
+    worker's node id. Last in this file: the process kubelet runs from here on."""
     procs.operator()
     kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "taskqueue.yaml"))
     kube.kubectl("apply", "-n", ns, "-f", "-", input=echo_tasks(
@@ -366,3 +370,30 @@ def test_tasks_run_on_the_worker_pods_of_the_deployment(
     kube.kubectl("delete", "taskqueue", "default", "-n", ns, "--timeout=60s")
     wait_for("the Deployment collected", lambda: deployment(kube, ns, "default-workers") is None,
              procs, timeout=60)
+
+
+def test_a_stopped_operators_finalizer_holds_a_deleted_namespace_until_released(
+        kube: ControlPlane, cluster: Cluster, ns: str, procs: Processes) -> None:
+    """What docs/OPERATOR.md tells users: with no operator running, a deleted namespace
+    waits on its Tasks' kubetask.io/operator finalizer; releasing it lets the namespace go."""
+    operator = procs.operator()
+    kube.kubectl("apply", "-n", ns, "-f", "-", input=echo_tasks(["held"], 0, queue="none"))
+    wait_for("the operator's finalizer", lambda: "kubetask.io/operator" in (
+        tasks(kube, ns).get("held", {}).get("metadata", {}).get("finalizers") or []), procs)
+    procs.killed = operator
+    operator.stop()
+    kube.kubectl("delete", "namespace", ns, "--wait=false")
+
+    def held() -> str | None:
+        found = json.loads(kube.kubectl("get", "namespace", ns, "-o", "json").stdout)
+        for cond in found.get("status", {}).get("conditions", []):
+            if cond["type"] == "NamespaceFinalizersRemaining" and cond["status"] == "True":
+                return str(cond["message"])
+        return None
+
+    assert "kubetask.io/operator" in wait_for("the namespace held by the finalizer", held,
+                                              procs, timeout=90)
+    assert tasks(kube, ns)["held"]["metadata"]["deletionTimestamp"]
+    cluster.delete_namespace(ns)  # releases the finalizers, then waits for the namespace
+    gone = kube.kubectl("get", "namespace", ns, check=False)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr
