@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kubetask.etcd_process import free_port
-from tests.k8s.api import ApiClient, ApiError
+from tests.k8s.api import ApiClient
 from tests.k8s.pki import KeyPair, TestPki
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -290,17 +290,11 @@ class Cluster:
         tells users to (kubectl patch ... finalizers: null)."""
         cp = self.control_plane
         cp.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
-        for plural in ("tasks", "taskqueues"):
-            try:
-                items = cp.api.get(f"/apis/kubetask.io/v1alpha1/namespaces/{name}/{plural}")
-            except ApiError as exc:
-                if exc.status == 404:  # the CRDs are not installed in this session
-                    continue
-                raise
-            for item in items["items"]:
-                with contextlib.suppress(ApiError):  # gone meanwhile
-                    cp.api.patch(f"/apis/kubetask.io/v1alpha1/namespaces/{name}/{plural}/"
-                                 f"{item['metadata']['name']}", {"metadata": {"finalizers": None}})
+        for kind in ("tasks", "taskqueues"):  # the commands of docs/OPERATOR.md
+            found = cp.kubectl("get", kind, "-n", name, "-o", "name", check=False)
+            for resource in found.stdout.split() if found.returncode == 0 else []:
+                cp.kubectl("patch", "-n", name, "--type=merge", "-p",
+                           '{"metadata":{"finalizers":null}}', resource, check=False)
         cp.kubectl("wait", "--for=delete", f"namespace/{name}", f"--timeout={timeout:.0f}s",
                    timeout=timeout + 30)
 
