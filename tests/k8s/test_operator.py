@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kubetask.client import AsyncClient
 from kubetask.etcd_process import EtcdProcess, free_port
+from kubetask.store import Keyspace, Store
 from tests.harness import Proc
 from tests.k8s.cluster import ROOT, Cluster, ControlPlane
 from tests.k8s.process_kubelet import ProcessKubelet
@@ -397,3 +398,29 @@ def test_a_stopped_operators_finalizer_holds_a_deleted_namespace_until_released(
     cluster.delete_namespace(ns)  # releases the finalizers, then waits for the namespace
     gone = kube.kubectl("get", "namespace", ns, check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
+
+
+def test_a_repeated_bug_in_the_change_feed_stops_the_operator_with_exit_1(
+        kube: ControlPlane, ns: str, procs: Processes, etcd: EtcdProcess) -> None:
+    operator = procs.operator()
+    procs.killed = operator  # it is expected to exit
+    kube.kubectl("apply", "-n", ns, "-f", "-", input=echo_tasks(["seen"], 0, queue="none"))
+    wait_for("the Task's status", lambda: phases(kube, ns).get("seen"), procs)
+
+    async def write_garbage() -> None:
+        # Records the feed cannot read: a bug each time; written again after a reopening.
+        store = Store([etcd.endpoint])
+        await store.start()
+        try:
+            for i in range(200):  # bounded: 60 s
+                if operator.popen.poll() is not None:
+                    return
+                await store.put(Keyspace(namespace=ns).task(f"garbage{i}"), b"not a record")
+                await asyncio.sleep(0.3)
+        finally:
+            await store.stop()
+
+    asyncio.run(write_garbage())
+    assert operator.popen.wait(30) == 1
+    log = operator.output()
+    assert "failed 3 times within 60s" in log and "kubetask: error:" in log
