@@ -32,9 +32,11 @@ CONTROL_PLANE_TOOLS = ("etcd", "kube-apiserver")
 CLUSTER_TOOLS = (*CONTROL_PLANE_TOOLS, "kube-controller-manager", "kube-scheduler")
 START_TIMEOUT = 60.0
 
-# The controllers that turn a Deployment into Pods and clean up after it, and the node
-# lifecycle controller (it lifts the not-ready taint the API server puts on a new Node);
-# nothing else (no IPAM, no endpoints, no jobs, no cloud, no certificates): see README.md.
+# The controllers that turn a Deployment into Pods and clean up after it, the namespace
+# controller (a deleted namespace's objects are deleted, then the namespace goes), and the
+# node lifecycle controller (it lifts the not-ready taint the API server puts on a new
+# Node); nothing else (no IPAM, no endpoints, no jobs, no cloud, no certificates): see
+# README.md.
 CONTROLLERS = (
     "deployment-controller", "replicaset-controller", "garbage-collector-controller",
     "namespace-controller", "serviceaccount-controller", "serviceaccount-token-controller",
@@ -279,6 +281,22 @@ class Cluster:
         self.processes.append(process)
         process.start()
         wait_until(process.name, lambda: _healthz(port), process)
+
+    def delete_namespace(self, name: str, timeout: float = 90.0) -> None:
+        """Delete a test's namespace and wait until the namespace controller removed it.
+
+        With no operator running, Tasks and TaskQueues keep the operator's finalizer and
+        would hold the namespace in Terminating forever: released here, as docs/OPERATOR.md
+        tells users to (kubectl patch ... finalizers: null)."""
+        cp = self.control_plane
+        cp.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+        for kind in ("tasks", "taskqueues"):  # the commands of docs/OPERATOR.md
+            found = cp.kubectl("get", kind, "-n", name, "-o", "name", check=False)
+            for resource in found.stdout.split() if found.returncode == 0 else []:
+                cp.kubectl("patch", "-n", name, "--type=merge", "-p",
+                           '{"metadata":{"finalizers":null}}', resource, check=False)
+        cp.kubectl("wait", "--for=delete", f"namespace/{name}", f"--timeout={timeout:.0f}s",
+                   timeout=timeout + 30)
 
     def stop(self) -> None:
         for process in reversed(self.processes):

@@ -7,16 +7,25 @@ kube-node-lease); follows the Pods bound to it (list + watch on spec.nodeName); 
 container's command + args (or the entry point its image is mapped to) in its own process
 group, with the container's env (plain values, downward-API fieldRefs, $(VAR) expansion);
 reports Pod status (Pending, Running, Succeeded, Failed; containerStatuses with exit codes
-and restart counts; the Ready conditions) and restarts containers per restartPolicy; on
-deletion sends SIGTERM to each process group, waits the grace period, sends SIGKILL, then
-deletes the Pod with grace 0. What it does not do: images, networking (every Pod's IP is
-127.0.0.1), volumes, probes, init containers, resource limits, envFrom/secrets/configMaps.
+and restart counts; the Ready conditions) and restarts containers per restartPolicy; runs
+httpGet readiness probes; on deletion sends SIGTERM to each process group, waits the grace
+period, sends SIGKILL, then deletes the Pod with grace 0. What it does not do: images,
+networking (every Pod's IP is 127.0.0.1), volumes, liveness/startup probes, exec/tcpSocket
+probes, init containers, resource limits, envFrom/secrets/configMaps.
+
+Ports: every Pod shares the host's network, so two Pods declaring containerPort 8081 would
+collide. The double gives each declared containerPort of each Pod a free port of its own
+(kept across container restarts) and substitutes it wherever the manifest names that port:
+an arg or a plain env value equal to the port's number becomes the free port's number
+(`--health-port 8081` -> `--health-port 41234`), and a probe's `port`, by name (`health`)
+or by number, is the free port. `port_of(namespace, pod, name)` tells a test which it got.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import http.client
 import logging
 import os
 import platform
@@ -31,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubetask.etcd_process import free_port
 from tests.k8s.api import STRATEGIC_MERGE_PATCH, ApiClient, ApiError, Json
 
 log = logging.getLogger(__name__)
@@ -79,6 +89,20 @@ class ContainerRun:
     done: bool = False  # ended and will not be restarted
     restart_at: float = 0.0
     waiting: tuple[str, str] = ("ContainerCreating", "")
+    ports: dict[str, int] = field(default_factory=dict)  # declared name or number -> free port
+    ready: bool = False  # its readiness probe passed last (no probe: while it runs)
+    probe_at: float = 0.0
+    failures: int = 0  # readiness probes failed in a row
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One readiness probe (for tests to assert on): the HTTP status, 0 when none came."""
+
+    namespace: str
+    pod: str
+    container: str
+    status: int
 
 
 @dataclass
@@ -147,6 +171,7 @@ class ProcessKubelet:
         self.image_map = {image_name(k): list(v) for k, v in (image_map or {}).items()}
         self.heartbeat_seconds, self.resync_seconds = heartbeat_seconds, resync_seconds
         self.exits: list[Exit] = []
+        self.probes: list[ProbeResult] = []
         self.started_in = 0.0
         self._pods: dict[str, Json] = {}
         self._runs: dict[str, PodRun] = {}
@@ -200,6 +225,15 @@ class ProcessKubelet:
         latest Pod of that name if there were several. Kept after the Pod is gone."""
         logs = list(self.workdir.glob(f"{namespace}_{pod}_*/{container}.log"))
         return max(logs, key=lambda log: log.stat().st_mtime) if logs else None
+
+    def port_of(self, namespace: str, pod: str, port: str | int) -> int | None:
+        """The free port a running Pod's declared container port (name or number) got."""
+        for run in list(self._runs.values()):
+            if (run.namespace, run.name) == (namespace, pod):
+                for container in run.containers:
+                    if str(port) in container.ports:
+                        return container.ports[str(port)]
+        return None
 
     # -- the Node and its Lease --------------------------------------------------------------
 
@@ -332,7 +366,8 @@ class ProcessKubelet:
         directory = self.workdir / f"{meta['namespace']}_{meta['name']}_{meta['uid'][:8]}"
         directory.mkdir(parents=True, exist_ok=True)
         run = PodRun(meta["uid"], meta["namespace"], meta["name"], directory, [
-            ContainerRun(spec["name"], spec, directory / f"{spec['name']}.log")
+            ContainerRun(spec["name"], spec, directory / f"{spec['name']}.log",
+                         ports=self._ports(spec))
             for spec in pod["spec"]["containers"]])
         if pod["spec"].get("initContainers"):
             for container in run.containers:
@@ -341,6 +376,16 @@ class ProcessKubelet:
                 container.done = True
         self._runs[run.uid] = run
         return run
+
+    @staticmethod
+    def _ports(spec: Json) -> dict[str, int]:
+        """A free port for each declared containerPort, under its number and its name."""
+        ports: dict[str, int] = {}
+        for declared in spec.get("ports") or []:
+            ports[str(declared["containerPort"])] = free = free_port()
+            if declared.get("name"):
+                ports[declared["name"]] = free
+        return ports
 
     def _tend(self, pod: Json, run: PodRun) -> None:
         policy = pod["spec"].get("restartPolicy", "Always")
@@ -354,11 +399,14 @@ class ProcessKubelet:
             if container.process is None and not container.done and \
                     time.monotonic() >= container.restart_at:
                 self._start(pod, run, container)
+            self._probe(run, container)
 
     def _start(self, pod: Json, run: PodRun, container: ContainerRun) -> None:
         try:
-            env = self._env(pod, container.spec)
-            argv = [expand(part, env) for part in self._argv(container.spec)]
+            env = {name: self._mapped(container, value)
+                   for name, value in self._env(pod, container.spec).items()}
+            argv = [self._mapped(container, expand(part, env))
+                    for part in self._argv(container.spec)]
             with open(container.log, "ab") as out:
                 container.process = subprocess.Popen(
                     argv, env=env, cwd=container.spec.get("workingDir") or run.directory,
@@ -371,8 +419,57 @@ class ProcessKubelet:
             container.waiting, container.done = ("RunContainerError", str(exc)), True
             return
         container.started_at = now()
+        container.ready, container.failures = False, 0
+        container.probe_at = time.monotonic() + float(
+            (container.spec.get("readinessProbe") or {}).get("initialDelaySeconds", 0))
         log.info("process kubelet: %s/%s %s started as pid %d: %s", run.namespace, run.name,
                  container.name, container.process.pid, argv)
+
+    @staticmethod
+    def _mapped(container: ContainerRun, value: str) -> str:
+        """A declared containerPort's number, as an arg or env value, is its free port."""
+        free = container.ports.get(value) if value.isdigit() else None
+        return str(free) if free is not None else value
+
+    def _probe(self, run: PodRun, container: ContainerRun) -> None:
+        """Run the container's readiness probe when it is due (httpGet on 127.0.0.1)."""
+        probe = container.spec.get("readinessProbe")
+        if container.process is None:
+            container.ready = False
+            return
+        if probe is None:
+            container.ready = True
+            return
+        if time.monotonic() < container.probe_at:
+            return
+        container.probe_at = time.monotonic() + float(probe.get("periodSeconds", 10))
+        status = self._http_get(container, probe)
+        self.probes.append(ProbeResult(run.namespace, run.name, container.name, status))
+        if 200 <= status < 400:
+            container.ready, container.failures = True, 0
+        else:
+            container.failures += 1  # Ready until failureThreshold failures in a row
+            if container.failures >= int(probe.get("failureThreshold", 3)):
+                container.ready = False
+
+    @staticmethod
+    def _http_get(container: ContainerRun, probe: Json) -> int:
+        """The status of the probe's GET (0: no answer); the timeout at most 2 s so that a
+        silent container does not hold up the others."""
+        get = probe.get("httpGet")
+        if get is None or get.get("scheme", "HTTP") != "HTTP":
+            return 0  # only httpGet over HTTP is supported: the container is never Ready
+        port = container.ports.get(str(get["port"])) or (
+            int(get["port"]) if str(get["port"]).isdigit() else 0)
+        timeout = min(float(probe.get("timeoutSeconds", 1)), 2.0)
+        connection = http.client.HTTPConnection(POD_IP, port, timeout=timeout)
+        try:
+            connection.request("GET", get.get("path", "/"))
+            return connection.getresponse().status
+        except (OSError, http.client.HTTPException):
+            return 0
+        finally:
+            connection.close()
 
     def _argv(self, spec: Json) -> list[str]:
         args = list(spec.get("args") or [])
@@ -490,7 +587,8 @@ class ProcessKubelet:
             phase = "Failed" if failed else "Succeeded"
         else:
             phase = "Running" if any(c.started_at for c in run.containers) else "Pending"
-        ready = "True" if all(running) and phase == "Running" else "False"
+        ready = "True" if all(running) and phase == "Running" and \
+            all(c.ready for c in run.containers) else "False"
         conditions = [self._condition(run, kind, value) for kind, value in (
             ("PodScheduled", "True"), ("Initialized", "True"),
             ("ContainersReady", ready), ("Ready", ready))]
@@ -522,7 +620,8 @@ class ProcessKubelet:
             state = {"waiting": {"reason": container.waiting[0], "message": container.waiting[1]}}
         status: Json = {
             "name": container.name, "image": container.spec.get("image", ""), "imageID": "",
-            "ready": container.process is not None, "started": container.process is not None,
+            "ready": container.process is not None and container.ready,
+            "started": container.process is not None,
             "restartCount": container.restart_count, "state": state, "lastState": {},
         }
         if container.process is not None:

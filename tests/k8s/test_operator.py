@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from kubetask.client import AsyncClient
 from kubetask.etcd_process import EtcdProcess, free_port
+from kubetask.store import Keyspace, Store
 from tests.harness import Proc
-from tests.k8s.cluster import ROOT, ControlPlane
+from tests.k8s.cluster import ROOT, Cluster, ControlPlane
 from tests.k8s.process_kubelet import ProcessKubelet
 
 GROUP = "kubetask.io"
@@ -29,7 +31,9 @@ pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def kube(control_plane: ControlPlane) -> ControlPlane:
+def kube(control_plane: ControlPlane, cluster: Cluster) -> ControlPlane:
+    """The control plane with the CRDs, and the controllers (each test's namespace is
+    deleted at its end by the namespace controller)."""
     control_plane.kubectl("apply", "-f", str(ROOT / "crds"))
     control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                           f"crd/tasks.{GROUP}", f"crd/taskqueues.{GROUP}")
@@ -37,10 +41,12 @@ def kube(control_plane: ControlPlane) -> ControlPlane:
 
 
 @pytest.fixture
-def ns(kube: ControlPlane) -> str:
+def ns(kube: ControlPlane, cluster: Cluster) -> Iterator[str]:
     name = f"op-{uuid.uuid4().hex[:8]}"
     kube.kubectl("create", "namespace", name)
-    return name  # left behind: with no namespace controller it would stay Terminating
+    yield name
+    # After the test's operators stopped (procs ends first): its Tasks' finalizers released
+    cluster.delete_namespace(name)
 
 
 class Processes:
@@ -119,10 +125,27 @@ def etcd_tasks(etcd: EtcdProcess, ns: str) -> list[Any]:
     return asyncio.run(read())
 
 
+def scrape(port: int, ns: str) -> dict[str, float]:
+    """The operator's /metrics: the samples of namespace `ns`, by name and other labels."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("namespace") == ns:
+                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items())
+                                  if k != "namespace")
+                samples[f"{sample.name}{{{labels}}}"] = sample.value
+    return samples
+
+
 def test_examples_reach_their_end_in_kubectl_get_tasks(kube: ControlPlane, ns: str,
                                                       procs: Processes, etcd: EtcdProcess) -> None:
-    procs.operator()
+    metrics_port = free_port()
+    procs.operator("--metrics-port", str(metrics_port), "--metrics-host", "127.0.0.1")
     procs.worker("w1")
+    before = wait_for("the operator's /metrics", lambda: _scrape_or_none(metrics_port, ns),
+                      procs, timeout=60)
     kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "taskqueue.yaml"))
     kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "tasks-builtin.yaml"),
                  "-f", str(EXAMPLES / "task-unknown-type.yaml"))
@@ -156,6 +179,27 @@ def test_examples_reach_their_end_in_kubectl_get_tasks(kube: ControlPlane, ns: s
     events = json.loads(kube.kubectl("get", "events", "-n", ns, "-o", "json",
                                      "--field-selector", "reason=TaskDead").stdout)["items"]
     assert [e["involvedObject"]["name"] for e in events] == ["no-such-type"]
+
+    # the operator's counters and its scheduler's, labelled by namespace (and queue)
+    after = scrape(metrics_port, ns)
+    assert before.get("kubetask_operator_tasks_submitted_total{}", 0) == 0, before
+    assert after["kubetask_operator_tasks_submitted_total{}"] >= expected
+    assert after["kubetask_operator_status_patches_total{}"] >= expected
+    assert after["kubetask_operator_tasks_followed{}"] == expected
+    assert after.get("kubetask_operator_submit_refusals_total{}", 0) == 0
+    assert after.get("kubetask_operator_feed_restarts_total{}", 0) == 0
+    dispatched = sum(v for k, v in after.items()
+                     if k.startswith("kubetask_scheduler_tasks_dispatched_total{"))
+    assert dispatched >= expected
+    assert after["kubetask_scheduler_dispatch_latency_seconds_count{queue=default}"] >= expected
+    assert "kubetask_scheduler_tasks_dispatched_total{priority=urgent,queue=default}" in after
+
+
+def _scrape_or_none(port: int, ns: str) -> dict[str, float] | None:
+    try:
+        return scrape(port, ns) or {"up": 1.0}
+    except OSError:
+        return None
 
 
 def task_docs(names: list[str], payload: Any, **spec: Any) -> list[dict[str, Any]]:
@@ -212,7 +256,8 @@ def test_deleting_a_running_task_cancels_it(kube: ControlPlane, ns: str, procs: 
 
 def test_a_task_without_a_queue_waits_and_a_too_large_payload_is_refused(
         kube: ControlPlane, ns: str, procs: Processes, etcd: EtcdProcess) -> None:
-    procs.operator()
+    metrics_port = free_port()
+    procs.operator("--metrics-port", str(metrics_port), "--metrics-host", "127.0.0.1")
     big = {"blob": "x" * (129 * 1024)}
     kube.kubectl("apply", "-n", ns, "-f", "-", input=as_list(
         task_docs(["orphan"], {"duration": 0}, queue="nowhere") + task_docs(["too-big"], big)))
@@ -232,6 +277,9 @@ def test_a_task_without_a_queue_waits_and_a_too_large_payload_is_refused(
     assert refused["status"] == "False" and refused["reason"] == "InvalidSpec"
     assert "payload" in refused["message"]
     assert [t.name for t in etcd_tasks(etcd, ns)] == ["orphan"]
+    counted = scrape(metrics_port, ns)
+    assert counted["kubetask_operator_submit_refusals_total{}"] == 1
+    assert counted["kubetask_operator_tasks_submitted_total{}"] == 1
 
 
 def test_two_operators_at_once_run_each_task_once(kube: ControlPlane, ns: str,
@@ -300,7 +348,7 @@ def test_tasks_run_on_the_worker_pods_of_the_deployment(
         kube: ControlPlane, ns: str, procs: Processes, process_kubelet: ProcessKubelet) -> None:
     """No worker of the test's own: the Deployment's pods (run by the process kubelet, the
     worker image mapped to this checkout's kubetask) lease the tasks; a pod's name is its
-    worker's node id. Last in this file: the controllers run from here on."""
+    worker's node id. Last in this file: the process kubelet runs from here on."""
     procs.operator()
     kube.kubectl("apply", "-n", ns, "-f", str(EXAMPLES / "taskqueue.yaml"))
     kube.kubectl("apply", "-n", ns, "-f", "-", input=echo_tasks(
@@ -323,3 +371,56 @@ def test_tasks_run_on_the_worker_pods_of_the_deployment(
     kube.kubectl("delete", "taskqueue", "default", "-n", ns, "--timeout=60s")
     wait_for("the Deployment collected", lambda: deployment(kube, ns, "default-workers") is None,
              procs, timeout=60)
+
+
+def test_a_stopped_operators_finalizer_holds_a_deleted_namespace_until_released(
+        kube: ControlPlane, cluster: Cluster, ns: str, procs: Processes) -> None:
+    """What docs/OPERATOR.md tells users: with no operator running, a deleted namespace
+    waits on its Tasks' kubetask.io/operator finalizer; releasing it lets the namespace go."""
+    operator = procs.operator()
+    kube.kubectl("apply", "-n", ns, "-f", "-", input=echo_tasks(["held"], 0, queue="none"))
+    wait_for("the operator's finalizer", lambda: "kubetask.io/operator" in (
+        tasks(kube, ns).get("held", {}).get("metadata", {}).get("finalizers") or []), procs)
+    procs.killed = operator
+    operator.stop()
+    kube.kubectl("delete", "namespace", ns, "--wait=false")
+
+    def held() -> str | None:
+        found = json.loads(kube.kubectl("get", "namespace", ns, "-o", "json").stdout)
+        for cond in found.get("status", {}).get("conditions", []):
+            if cond["type"] == "NamespaceFinalizersRemaining" and cond["status"] == "True":
+                return str(cond["message"])
+        return None
+
+    assert "kubetask.io/operator" in wait_for("the namespace held by the finalizer", held,
+                                              procs, timeout=90)
+    assert tasks(kube, ns)["held"]["metadata"]["deletionTimestamp"]
+    cluster.delete_namespace(ns)  # releases the finalizers, then waits for the namespace
+    gone = kube.kubectl("get", "namespace", ns, check=False)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr
+
+
+def test_a_repeated_bug_in_the_change_feed_stops_the_operator_with_exit_1(
+        kube: ControlPlane, ns: str, procs: Processes, etcd: EtcdProcess) -> None:
+    operator = procs.operator()
+    procs.killed = operator  # it is expected to exit
+    kube.kubectl("apply", "-n", ns, "-f", "-", input=echo_tasks(["seen"], 0, queue="none"))
+    wait_for("the Task's status", lambda: phases(kube, ns).get("seen"), procs)
+
+    async def write_garbage() -> None:
+        # Records the feed cannot read: a bug each time; written again after a reopening.
+        store = Store([etcd.endpoint])
+        await store.start()
+        try:
+            for i in range(200):  # bounded: 60 s
+                if operator.popen.poll() is not None:
+                    return
+                await store.put(Keyspace(namespace=ns).task(f"garbage{i}"), b"not a record")
+                await asyncio.sleep(0.3)
+        finally:
+            await store.stop()
+
+    asyncio.run(write_garbage())
+    assert operator.popen.wait(30) == 1
+    log = operator.output()
+    assert "failed 3 times within 60s" in log and "kubetask: error:" in log

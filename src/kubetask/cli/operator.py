@@ -42,13 +42,11 @@ def operator(etcd_endpoints: str, namespace: str | None, worker_image: str,
         raise click.ClickException(f"the operator needs kopf and kubernetes ({exc}): "
                                    "pip install 'kubetask[operator]'") from exc
     configure(log_level, log_format, name="operator")
-    _, endpoint = start_metrics(
-        lambda port, host: (None, metrics.serve_metrics(metrics.new_registry(), port, host)),
-        metrics_port, metrics_host)
+    hooks, endpoint = start_metrics(metrics.operator_metrics, metrics_port, metrics_host)
     try:
         run_operator(OperatorSettings(etcd_endpoints=etcd_endpoints, namespace=namespace,
                                       worker_image=worker_image, health_port=health_port,
-                                      health_host=health_host))
+                                      health_host=health_host), hooks)
     finally:
         if endpoint is not None:
             endpoint.close()

@@ -19,6 +19,7 @@ from kubetask.model import RetryPolicy
 from kubetask.scheduler import Scheduler, SchedulerSettings
 from kubetask.scheduler.strategies import STRATEGIES
 from kubetask.supervisor import RestartPolicy, Supervisor
+from kubetask.web.health import HealthEndpoint
 from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,20 +51,52 @@ def start_metrics(start: Callable[[int, str], tuple[H, metrics.MetricsEndpoint]]
                                    f"({exc.strerror or exc}); pick another --metrics-port") from exc
 
 
+def health_options(f: F) -> F:
+    """--health-port/--health-host: the worker's /livez and /readyz (off by default)."""
+    f = click.option("--health-host", default="127.0.0.1", show_default=True,
+                     envvar="KUBETASK_HEALTH_HOST",
+                     help="Address of the health endpoint (0.0.0.0 in a pod).")(f)
+    f = click.option("--health-port", type=click.IntRange(1, 65535), default=None,
+                     envvar="KUBETASK_HEALTH_PORT",
+                     help="Serve http://HOST:PORT/livez (the process answers) and /readyz "
+                     "(registered under a live lease, not draining) (default: off).")(f)
+    return f
+
+
+async def _serve_health(component: Scheduler | Worker,
+                        health: tuple[str, int] | None) -> HealthEndpoint | None:
+    if health is None or not isinstance(component, Worker):
+        return None
+    host, port = health
+    endpoint = HealthEndpoint(component.not_ready, host, port)
+    try:
+        await endpoint.start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve the health endpoint on {host}:{port} "
+                                   f"({exc.strerror or exc}); pick another --health-port") from exc
+    return endpoint
+
+
 def run_component(component: AbstractAsyncContextManager[Scheduler | Worker],
-                  endpoint: metrics.MetricsEndpoint | None) -> None:
+                  endpoint: metrics.MetricsEndpoint | None,
+                  health: tuple[str, int] | None = None) -> None:
     """Run a scheduler or worker on its own etcd connection until SIGTERM / Ctrl-C (or its
-    failure), then stop it gracefully and close its metrics endpoint."""
+    failure), then stop it gracefully and close its metrics endpoint. With `health` (host,
+    port) a worker serves /livez and /readyz from this same loop."""
 
     async def run() -> None:
+        probes: HealthEndpoint | None = None
         try:
             async with component as c:
+                probes = await _serve_health(c, health)
                 # The component restarts its own sessions by the restart rule; whatever it
                 # lets out (a bug that repeats: ServiceFailed) ends the process with exit 1.
                 supervisor = Supervisor(RestartPolicy(restart_on=(), max_failures=1))
                 supervisor.add("component", c)
                 await serve(supervisor)
         finally:
+            if probes is not None:
+                await probes.stop()
             if endpoint is not None:
                 endpoint.close()
 
@@ -141,12 +174,13 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
 @click.option("--retry-cap", type=click.FloatRange(0, 86400), default=60.0,
               show_default=True, envvar="KUBETASK_RETRY_CAP", help="Longest backoff (s).")
 @metrics_options
+@health_options
 @log_options
 def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
            max_concurrent: int, weight: int, imports: tuple[str, ...], lease_ttl: int,
            shutdown_timeout: float, max_retries: int, retry_base: float, retry_cap: float,
-           metrics_port: int | None, metrics_host: str, log_level: str,
-           log_format: str) -> None:
+           metrics_port: int | None, metrics_host: str, health_port: int | None,
+           health_host: str, log_level: str, log_format: str) -> None:
     """Run a worker: lease tasks of a queue from etcd and execute them."""
     node_id = node_id or generated_id("worker")
     configure(log_level, log_format, name=node_id)
@@ -165,4 +199,4 @@ def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
 
     hooks, endpoint = start_metrics(metrics.worker_metrics, metrics_port, metrics_host)
     run_component(standalone.worker(etcd_endpoints, namespace, settings, registry, hooks),
-                  endpoint)
+                  endpoint, None if health_port is None else (health_host, health_port))

@@ -114,6 +114,12 @@ class AsyncClient(Lifecycle):
     async def get(self, task_id: str) -> Task:
         return await self._reader.get(task_id)
 
+    async def get_by_key(self, idempotency_key: str, *, queue: str = "default") -> Task:
+        """The task submitted to `queue` with `idempotency_key` (TaskNotFound: none, or it
+        was deleted since)."""
+        return await self._reader.by_idempotency_key(validate_name("queue", queue),
+                                                     idempotency_key)
+
     async def get_many(self, task_ids: Sequence[str]) -> builtins.list[Task]:
         """The tasks of `task_ids` that exist (missing ones are left out), in order."""
         return await self._reader.get_many(list(task_ids))

@@ -7,6 +7,7 @@ counters end in `_total`, durations in `_seconds`.
 """
 
 from kubetask.metrics.api import ApiMetrics, QueueCollector
+from kubetask.metrics.operator import PrometheusOperatorMetrics, operator_metrics
 from kubetask.metrics.registry import (
     DURATION_BUCKETS,
     CollectorRegistry,
@@ -23,11 +24,13 @@ __all__ = [
     "ApiMetrics",
     "CollectorRegistry",
     "MetricsEndpoint",
+    "PrometheusOperatorMetrics",
     "PrometheusTermMetrics",
     "PrometheusWorkerMetrics",
     "QueueCollector",
     "encode",
     "new_registry",
+    "operator_metrics",
     "scheduler_metrics",
     "serve_metrics",
     "worker_metrics",

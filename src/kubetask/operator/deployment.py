@@ -1,9 +1,10 @@
 """A TaskQueue's worker Deployment as a manifest (pure): `kubetask worker` pods of the queue,
-owned by the TaskQueue, node id = pod name, a restricted securityContext, and a grace period
-longer than the worker's shutdown timeout."""
+owned by the TaskQueue, node id = pod name, a restricted securityContext, a grace period
+longer than the worker's shutdown timeout, and probes on the worker's health endpoint."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -12,6 +13,14 @@ from kubetask.operator.kube import GROUP, VERSION
 
 GRACE_MARGIN_SECONDS = 15  # beyond the worker's shutdown timeout: its drain, then exit
 WORKER_USER = 10001  # the worker image's USER (Dockerfile.worker)
+HEALTH_PORT = 8081  # the worker's /livez and /readyz, as the container port `health`
+# Liveness asks only that the worker's event loop answers (a task runs off the loop, so a
+# long task never fails it); a minute of silence restarts the container. Readiness follows
+# the worker's registration in etcd (lease, assignment watch) and turns false while draining.
+LIVENESS_PROBE = {"httpGet": {"path": "/livez", "port": "health"}, "periodSeconds": 10,
+                  "timeoutSeconds": 5, "failureThreshold": 6}
+READINESS_PROBE = {"httpGet": {"path": "/readyz", "port": "health"}, "periodSeconds": 5,
+                   "timeoutSeconds": 3, "failureThreshold": 2}
 
 
 def deployment_name(queue: str) -> str:
@@ -29,7 +38,8 @@ def worker_deployment(body: Mapping[str, Any], *, etcd_endpoints: str,
               "app.kubernetes.io/managed-by": "kubetask-operator", f"{GROUP}/queue": queue}
     args = ["worker", "--queue", queue, "--etcd-endpoints", etcd_endpoints,
             "--namespace", namespace, "--max-concurrent", str(worker.get("maxConcurrent", 10)),
-            "--weight", str(worker.get("weight", 1)), "--shutdown-timeout", f"{shutdown:g}"]
+            "--weight", str(worker.get("weight", 1)), "--shutdown-timeout", f"{shutdown:g}",
+            "--health-host", "0.0.0.0", "--health-port", str(HEALTH_PORT)]
     for module in worker.get("imports") or []:
         args += ["--import", module]
     env = [{"name": "KUBETASK_NODE_ID",
@@ -37,7 +47,10 @@ def worker_deployment(body: Mapping[str, Any], *, etcd_endpoints: str,
            *({"name": e["name"], "value": e.get("value", "")} for e in worker.get("env") or [])]
     container: dict[str, Any] = {
         "name": "worker", "image": worker.get("image") or default_image, "args": args,
-        "env": env, "securityContext": {
+        "env": env, "ports": [{"name": "health", "containerPort": HEALTH_PORT}],
+        "livenessProbe": copy.deepcopy(LIVENESS_PROBE),
+        "readinessProbe": copy.deepcopy(READINESS_PROBE),
+        "securityContext": {
             "allowPrivilegeEscalation": False, "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}}
     if worker.get("resources"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kubetask.errors import KubetaskError
@@ -14,7 +15,7 @@ from kubetask.operator import mapping
 from kubetask.operator.deployment import worker_deployment
 from kubetask.operator.kube import KubeApi
 from kubetask.operator.tasks import NamespaceTasks
-from kubetask.scheduler import Scheduler, SchedulerSettings
+from kubetask.scheduler import Scheduler, SchedulerSettings, TermMetrics
 from kubetask.store import Keyspace, Store
 from kubetask.supervisor import Supervisor
 
@@ -24,9 +25,11 @@ log = logging.getLogger(__name__)
 class Schedulers:
     """One scheduler per TaskQueue, on one etcd connection, under one Supervisor."""
 
-    def __init__(self, store: Store, node_id: str) -> None:
+    def __init__(self, store: Store, node_id: str,
+                 metrics: Callable[[str, str], TermMetrics | None] | None = None) -> None:
         self._store = store
         self._node_id = node_id
+        self._metrics = metrics or (lambda namespace, queue: None)
         self._supervisor = Supervisor()
         self._strategies: dict[str, str] = {}
 
@@ -46,7 +49,8 @@ class Schedulers:
         if name in self._supervisor:
             await self._supervisor.remove(name)
         settings = SchedulerSettings(queue=queue, node_id=self._node_id, strategy=strategy)
-        self._supervisor.add(name, Scheduler(self._store, Keyspace(namespace=namespace), settings))
+        self._supervisor.add(name, Scheduler(self._store, Keyspace(namespace=namespace), settings,
+                                             self._metrics(namespace, queue)))
         self._strategies[name] = strategy
         log.info("scheduler of queue %s (%s) added", name, strategy)
 

@@ -12,7 +12,9 @@ from typing import Any
 import kopf
 
 from kubetask.client import AsyncClient, parse_endpoints
+from kubetask.errors import ServiceFailed
 from kubetask.operator import mapping, queues
+from kubetask.operator.hooks import NoHooks, OperatorHooks
 from kubetask.operator.kube import KubeApi
 from kubetask.operator.settings import OperatorSettings
 from kubetask.operator.tasks import NamespaceTasks
@@ -27,13 +29,18 @@ def node_id() -> str:
 
 
 class Operator:
-    def __init__(self, settings: OperatorSettings, kube: KubeApi | None = None) -> None:
+    def __init__(self, settings: OperatorSettings, kube: KubeApi | None = None,
+                 hooks: OperatorHooks | None = None) -> None:
         self.settings = settings
         self._kube = kube
+        self.hooks: OperatorHooks = hooks or NoHooks()
+        # Set when a part gave up (a bug that repeats): kopf's stop flag, then exit 1.
+        self.stopping = asyncio.Event()
+        self.failure: ServiceFailed | None = None
         self._namespaces: dict[str, NamespaceTasks] = {}
         self._lock = asyncio.Lock()
         self._schedulers = queues.Schedulers(Store(parse_endpoints(settings.etcd_endpoints)),
-                                             node_id())
+                                             node_id(), self.hooks.scheduler)
 
     def configure(self, kopf_settings: kopf.OperatorSettings) -> None:
         """kopf's settings, each chosen on purpose (docs/OPERATOR.md, "kopf")."""
@@ -78,10 +85,17 @@ class Operator:
             if found is None:
                 client = AsyncClient(self.settings.etcd_endpoints, namespace=namespace)
                 found = NamespaceTasks(namespace, client, self.kube,
-                                       linger=self.settings.status_linger)
+                                       linger=self.settings.status_linger, hooks=self.hooks,
+                                       on_failure=self.fail)
                 await found.start()
                 self._namespaces[namespace] = found
             return found
+
+    def fail(self, failure: ServiceFailed) -> None:
+        """A part of the operator gave up: the operator stops and the process exits 1."""
+        log.error("the operator stops: %s", failure)
+        self.failure = self.failure or failure
+        self.stopping.set()
 
     async def apply_queue(self, namespace: str, body: Any) -> None:
         await queues.apply_queue(await self.tasks(namespace), self._schedulers, body)

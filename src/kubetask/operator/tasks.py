@@ -8,20 +8,32 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubetask.client import AsyncClient
-from kubetask.errors import KubetaskError, TaskNotFound, TaskStateError, ValidationError
+from kubetask.errors import (
+    KubetaskError,
+    ServiceFailed,
+    StoreError,
+    TaskNotFound,
+    TaskStateError,
+    ValidationError,
+)
 from kubetask.model import Task, TaskState
 from kubetask.model.task import iso
 from kubetask.operator import mapping
+from kubetask.operator.hooks import NoHooks, OperatorHooks
 from kubetask.operator.kube import KubeApi, NotFound
+from kubetask.supervisor import RestartPolicy, Restarts, describe
 
 log = logging.getLogger(__name__)
 
 PATCHES_AT_ONCE = 16
-FEED_REOPEN_SECONDS = 1.0
+# The change feed: etcd trouble reopens it after a backoff for as long as it lasts; a bug
+# (anything else) too, until the third within a minute gives up (ServiceFailed).
+FEED_RESTARTS = RestartPolicy(restart_on=(StoreError,))
 
 
 @dataclass
@@ -42,9 +54,17 @@ class NamespaceTasks:
     """The Task resources of one namespace and their tasks in the engine's namespace."""
 
     def __init__(self, namespace: str, client: AsyncClient, kube: KubeApi, *,
-                 linger: float = 0.2) -> None:
+                 linger: float = 0.2, hooks: OperatorHooks | None = None,
+                 on_failure: Callable[[ServiceFailed], None] | None = None,
+                 feed_restarts: RestartPolicy = FEED_RESTARTS) -> None:
         self.namespace = namespace
         self.client = client
+        self.hooks: OperatorHooks = hooks or NoHooks()
+        # Called when the feed gave up (a repeated bug): the operator then stops, loudly.
+        self.on_failure = on_failure or (lambda failure: None)
+        self.feed_restarts = Restarts(f"change feed of namespace {namespace}", feed_restarts)
+        self.failure: ServiceFailed | None = None
+        self._feed_cause: str | None = None  # of the store failures in a row
         self.queues: set[str] = set()  # TaskQueues that exist here
         self._kube = kube
         self._linger = linger
@@ -80,6 +100,7 @@ class NamespaceTasks:
                       phase=status.get("phase"), task_id=status.get("taskID"),
                       conditions={c["type"]: c for c in status.get("conditions") or []})
         self._refs[ref.uid] = ref
+        self.hooks.followed(self.namespace, len(self._refs))
         if ref.phase in mapping.FINISHED_PHASES:
             self._expire_later(ref, status.get("completionTime"))
             return
@@ -87,23 +108,30 @@ class NamespaceTasks:
             task_spec = mapping.task_spec(ref.name, ref.uid, spec)
             task = (await self.client.submit_many([task_spec]))[0]
         except ValidationError as exc:
+            self.hooks.refused(self.namespace)
             await self._refuse(ref, str(exc))
             return
+        self.hooks.submitted(self.namespace)
         ref.task_id = task.id
         self.offer(ref.uid, task, read=True)
 
     async def deleted(self, body: Any) -> None:
-        """A Task resource is being deleted: cancel its task unless it finished."""
+        """A Task resource is being deleted: cancel its task unless it finished. Without a
+        taskID in its status (an operator died between submitting it and writing its first
+        status) the task is found by its idempotency key, the uid, in its queue; none there:
+        it was never submitted, nothing to cancel."""
         uid = body["metadata"]["uid"]
         ref = self._refs.pop(uid, None)
+        self.hooks.followed(self.namespace, len(self._refs))
         self._dirty.pop(uid, None)
         self._fed.discard(uid)
         if (timer := self._timers.pop(uid, None)) is not None:
             timer.cancel()
         task_id = (body.get("status") or {}).get("taskID") or (ref.task_id if ref else None)
-        if task_id is None:
-            return
         with contextlib.suppress(TaskNotFound, TaskStateError):
+            if task_id is None:
+                queue = (body.get("spec") or {}).get("queue", "default")
+                task_id = (await self.client.get_by_key(uid, queue=queue)).id
             task = await self.client.cancel(task_id)
             log.info("task %s (%s/%s) cancelled: its Task was deleted", task.id,
                      self.namespace, body["metadata"]["name"])
@@ -142,25 +170,61 @@ class NamespaceTasks:
                 await self._write(dirty)
         finally:
             follower.cancel()
-            self._feed.close()
+            if self._feed is not None:
+                self._feed.close()
 
     async def _follow(self) -> None:
-        """Note every change of a Task's task; a feed that fails is opened again (and every
-        Task read again: changes may have been missed meanwhile)."""
+        """Note every change of a Task's task. A feed that fails is opened again after a
+        backoff (and every Task read again: changes may have been missed meanwhile) by the
+        restart rule: etcd trouble for as long as it lasts, a warning once per cause; a bug
+        logged with its traceback, and the third within a minute gives up (on_failure)."""
+        restarts = self.feed_restarts
         while True:
             try:
-                async for tasks in self._feed:
-                    for task in tasks:
-                        if task.idempotency_key in self._refs:
-                            self.offer(task.idempotency_key, task)
-            except Exception:  # a failed feed must not end the statuses: log, reopen
-                log.exception("the change feed of namespace %s failed; reopening it",
-                              self.namespace)
+                await self._follow_once()
+            except Exception as exc:
+                try:
+                    delay = self._feed_failed(exc)
+                except ServiceFailed as failure:
+                    self.failure = failure
+                    self.on_failure(failure)
+                    return
+                await asyncio.sleep(delay)
+            else:
+                restarts.succeeded()
+
+    async def _follow_once(self) -> None:
+        if self._feed is None:  # after a failure: a new feed, then every Task read again
+            self._feed = await self.client.task_changes(resync=self._on_resync)
+            self.hooks.feed_restarted(self.namespace)
+            self._on_resync()
+            if self._feed_cause is not None:
+                log.info("the change feed of namespace %s works again", self.namespace)
+                self._feed_cause = None
+        try:
+            async for tasks in self._feed:
+                for task in tasks:
+                    if task.idempotency_key in self._refs:
+                        self.offer(task.idempotency_key, task)
+        finally:
             self._feed.close()
-            await asyncio.sleep(FEED_REOPEN_SECONDS)
-            with contextlib.suppress(KubetaskError):
-                self._feed = await self.client.task_changes(resync=self._on_resync)
-                self._on_resync()
+            self._feed = None
+        raise StoreError("the change feed ended")  # closed under us: open it again
+
+    def _feed_failed(self, exc: Exception) -> float:
+        """The delay before reopening the feed; ServiceFailed when a bug repeats."""
+        restarts = self.feed_restarts
+        if not restarts.policy.restartable(exc):
+            return restarts.failed(exc)  # a bug: logged with its traceback, or gives up
+        delay = restarts.backoff.next()
+        if describe(exc) != self._feed_cause:
+            self._feed_cause = describe(exc)
+            log.warning("the change feed of namespace %s failed: %s; reopening it (repeats "
+                        "of this are logged at debug level)", self.namespace, self._feed_cause)
+        else:
+            log.debug("the change feed of namespace %s failed again: %s", self.namespace,
+                      self._feed_cause)
+        return delay
 
     async def _read_all(self) -> None:
         """Every submitted Task's record again, in batched reads (not one per Task)."""
@@ -198,12 +262,14 @@ class NamespaceTasks:
             await self._kube.patch_status("tasks", self.namespace, ref.name, status)
         except NotFound:
             self._refs.pop(uid, None)
+            self.hooks.followed(self.namespace, len(self._refs))
             return
         except Exception:  # the API server's trouble: retried after the linger
             log.exception("could not write the status of Task %s/%s", self.namespace, ref.name)
             self._dirty.setdefault(uid, task)
             self._wake.set()
             return
+        self.hooks.status_patched(self.namespace)
         previous, ref.phase, ref.task_id = ref.phase, status["phase"], task.id
         if ref.phase == "Dead" and previous != "Dead":
             self._remember(self._kube.event(

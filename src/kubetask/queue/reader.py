@@ -55,6 +55,14 @@ class Reader:
             raise TaskNotFound(f"no task {task_id!r} in namespace {self.keys.namespace!r}")
         return codec.load(kv.value)
 
+    async def by_idempotency_key(self, queue: str, key: str) -> Task:
+        """The task submitted to `queue` with idempotency key `key`."""
+        kv = await self.store.get(self.keys.idempotency(queue, key))
+        if kv is None:
+            raise TaskNotFound(f"no task with idempotency key {key!r} in queue {queue!r} of "
+                               f"namespace {self.keys.namespace!r}")
+        return await self.get(kv.value.decode())
+
     async def ids_with_prefix(self, prefix: str, *, limit: int) -> tuple[builtins.list[str], int]:
         """The first `limit` ids (in id order) of the tasks whose id starts with `prefix`,
         and how many match in all: one range read of keys, bounded by `limit`."""

@@ -66,6 +66,11 @@ class ListWatch:
         """The revision the watch goes on from (0: not listed yet)."""
         return self._watch.next_revision
 
+    @property
+    def open(self) -> bool:
+        """etcd confirmed the watch and its stream has not failed since."""
+        return self._watch.open
+
     async def list(self) -> RangeResult:
         """List now (the first listing, before iterating); the watch starts after it."""
         result = await self._listing()

@@ -68,6 +68,9 @@ class Watch:
         self._closed = asyncio.Event()
         self._call: Any = None
         self.reconnects = 0
+        # True while etcd has confirmed the watch and its stream has not failed since (for
+        # a readiness check: a lost stream is being reconnected, events may be late).
+        self.open = False
 
     def close(self) -> None:
         """End the iteration, from any task (the open call is cancelled)."""
@@ -109,6 +112,7 @@ class Watch:
             delay = 0.0
             try:
                 async for response in call:
+                    self.open = True
                     batch = self._batch(response)
                     if batch:
                         backoff = None
@@ -123,6 +127,7 @@ class Watch:
                 if not self._closed_meanwhile():
                     raise
             finally:
+                self.open = False
                 call.cancel()
             if delay:
                 await wait_until_set(self._closed, delay)

@@ -81,6 +81,16 @@ class Worker(BackgroundService):
         """Attempts holding a slot."""
         return self._runner.slots.held
 
+    def not_ready(self) -> str | None:
+        """Why the worker cannot take tasks now, for a readiness probe (None: it can):
+        draining, or no registration under a live lease with its assignment watch open."""
+        if self._runner.slots.draining.is_set():
+            return "draining"
+        session = self._session
+        if session is None:
+            return "not registered in etcd yet"
+        return session.not_ready()
+
     def finished_last_minute(self) -> int:
         return self._runner.finished_last_minute()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Protocol
 
 import orjson
@@ -49,6 +50,7 @@ class Session:
         self.attempts = host.attempts
         self.lease: LeaseKeeper | None = None
         self.committer: Committer | None = None
+        self._assignments: ListWatch | None = None
 
     async def run(self) -> None:
         """From lease grant to lease loss: the claims of the session go with its lease."""
@@ -64,8 +66,8 @@ class Session:
         # Puts only: an assignment's deletes are this worker's own ends (half the events);
         # a claim lost with the lease is dropped when the lease keeper says so, and any
         # write of it fails its compare meanwhile. A cancel key is deleted with its task's end.
-        mine = ListWatch(self.store, self.keys.assignments(self.id),
-                         on_list=self._load_assignments, puts_only=True)
+        mine = self._assignments = ListWatch(self.store, self.keys.assignments(self.id),
+                                             on_list=self._load_assignments, puts_only=True)
         cancels = ListWatch(self.store, self.keys.cancels(), on_list=self._load_cancels,
                             keys_only=True, puts_only=True)
         try:
@@ -95,6 +97,19 @@ class Session:
             # Whatever ended the session, its claims died with the lease; a claim left in
             # by_task would make the next session ignore a new assignment of that task.
             attempts.abandon_all()
+
+    def not_ready(self) -> str | None:
+        """Why this session cannot take tasks now (None: it can): registered under a lease
+        refreshed within its TTL, its assignment watch open."""
+        lease, mine = self.lease, self._assignments
+        if lease is None or mine is None or not self.host.registered.is_set():
+            return "not registered in etcd yet"
+        silent = time.monotonic() - lease.last_refresh
+        if lease.lost.is_set() or silent > lease.ttl:
+            return f"worker lease not refreshed for {silent:.0f}s (etcd unreachable?)"
+        if not mine.open:
+            return "assignment watch not open (etcd unreachable?)"
+        return None
 
     async def close(self) -> None:
         """Flush the committer, then revoke the lease (the worker key and claims go)."""

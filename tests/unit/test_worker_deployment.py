@@ -1,0 +1,39 @@
+"""The worker Deployment's probes: the container port `health` the worker serves on, a
+liveness probe on the loop only and a readiness probe on the worker's registration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetask.operator.deployment import HEALTH_PORT, worker_deployment
+
+
+def container(**spec: Any) -> dict[str, Any]:
+    body = {"metadata": {"name": "q", "namespace": "ns", "uid": "u-1"}, "spec": spec}
+    made = worker_deployment(body, etcd_endpoints="etcd:2379", default_image="img")
+    (only,) = made["spec"]["template"]["spec"]["containers"]
+    return dict(only)
+
+
+def test_the_worker_serves_its_health_endpoint_on_the_named_port() -> None:
+    found = container()
+    assert found["ports"] == [{"name": "health", "containerPort": HEALTH_PORT}]
+    args = found["args"]
+    assert args[args.index("--health-port") + 1] == str(HEALTH_PORT)
+    assert args[args.index("--health-host") + 1] == "0.0.0.0"
+
+
+def test_liveness_asks_for_the_loop_and_readiness_for_the_registration() -> None:
+    found = container()
+    live, ready = found["livenessProbe"], found["readinessProbe"]
+    assert live["httpGet"] == {"path": "/livez", "port": "health"}
+    assert ready["httpGet"] == {"path": "/readyz", "port": "health"}
+    # a stuck loop restarts the container after a minute, not at the first slow answer
+    assert live["periodSeconds"] * live["failureThreshold"] >= 60
+    assert ready["periodSeconds"] < live["periodSeconds"]
+
+
+def test_each_manifest_has_probes_of_its_own() -> None:
+    first, second = container(), container()
+    first["livenessProbe"]["periodSeconds"] = 1
+    assert second["livenessProbe"]["periodSeconds"] != 1
