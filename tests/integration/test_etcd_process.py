@@ -21,6 +21,9 @@ def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range() -> Non
     for port in ports:
         assert port < low
         with socket.socket() as s:
+            # As servers bind (etcd, aiohttp): a port another process left in TIME_WAIT on
+            # this shared machine is free for a listener, and free_port counts it so.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
 
 
