@@ -11,6 +11,7 @@ import pytest
 from kubetask.model import Priority, TaskState
 from kubetask.model.queue_config import MAX_BACKOFF_SECONDS
 from kubetask.model.validation import _NAME, MAX_NAME_LENGTH, validate_name
+from kubetask.operator.scaling import ScalingPolicy
 from kubetask.scheduler.strategies import STRATEGIES
 from kubetask.worker.executors.builtins import BUILTINS
 from tests.manifests import (
@@ -160,3 +161,12 @@ def _ordered_states() -> list[TaskState]:
     order = ["pending", "assigned", "running", "retrying", "succeeded", "dead", "cancelled"]
     assert set(order) == {s.value for s in TaskState}
     return [TaskState(s) for s in order]
+
+
+def test_scaling_defaults_are_the_autoscalers() -> None:
+    scaling = schema("taskqueues")["properties"]["spec"]["properties"]["scaling"]["properties"]
+    defaults = {name: node["default"] for name, node in scaling.items()}
+    worker = schema("taskqueues")["properties"]["spec"]["properties"]["worker"]["properties"]
+    assert ScalingPolicy.of({"scaling": defaults, "worker": {
+        "maxConcurrent": worker["maxConcurrent"]["default"]}}) == ScalingPolicy()
+    assert scaling["targetUtilization"]["exclusiveMinimum"] is True

@@ -12,7 +12,9 @@ from typing import Any
 import kopf
 
 from kubetask.client import AsyncClient, parse_endpoints
+from kubetask.metrics.scaling import ScalingMetrics
 from kubetask.operator import mapping, queues
+from kubetask.operator.autoscaler import Autoscalers
 from kubetask.operator.kube import KubeApi
 from kubetask.operator.settings import OperatorSettings
 from kubetask.operator.tasks import NamespaceTasks
@@ -27,9 +29,11 @@ def node_id() -> str:
 
 
 class Operator:
-    def __init__(self, settings: OperatorSettings, kube: KubeApi | None = None) -> None:
+    def __init__(self, settings: OperatorSettings, kube: KubeApi | None = None,
+                 scaling_metrics: ScalingMetrics | None = None) -> None:
         self.settings = settings
         self._kube = kube
+        self._scaling = Autoscalers(lambda: self.kube, scaling_metrics)
         self._namespaces: dict[str, NamespaceTasks] = {}
         self._lock = asyncio.Lock()
         self._schedulers = queues.Schedulers(Store(parse_endpoints(settings.etcd_endpoints)),
@@ -88,18 +92,25 @@ class Operator:
         await self.apply_workers(body)
 
     async def apply_workers(self, body: Any) -> dict[str, Any]:
-        return await queues.apply_workers(self.kube, body,
+        return await queues.apply_workers(self.kube, body, self._scaling.replicas(body),
                                           etcd_endpoints=self.settings.etcd_endpoints,
                                           default_image=self.settings.worker_image)
 
     async def remove_queue(self, namespace: str, name: str) -> None:
         await self._schedulers.remove(namespace, name)
+        self._scaling.forget(namespace, name)
         (await self.tasks(namespace)).queue_changed(name, exists=False)
 
     async def queue_status(self, namespace: str, body: Any) -> dict[str, Any]:
-        """The TaskQueue's status; the Deployment is applied again first (drift repaired)."""
-        status = await queues.queue_status(await self.tasks(namespace), body)
+        """The TaskQueue's status; the autoscaler decides (and drains for a scale-in), then
+        the Deployment is applied again (its replicas, drift repaired)."""
+        tasks = await self.tasks(namespace)
+        status = await queues.queue_status(tasks, body)
+        fields, scaling = await self._scaling.reconcile(tasks.client, body)
+        status.update(fields)
         status.update(await self.apply_workers(body))
+        if scaling is not None:
+            status["conditions"].append(scaling)
         status["conditions"] = mapping.keep_transitions(
             (body.get("status") or {}).get("conditions"), status["conditions"])
         if queues.became_ready(body, status):
