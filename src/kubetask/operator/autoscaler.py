@@ -108,17 +108,16 @@ class Autoscalers:
                         name, exc)
             return {}, None
         stats = found[0] if found else None
-        demand = Demand(stats.counts.pending, stats.counts.running) if stats else Demand(0, 0)
+        try:
+            decision = await self._decide(client, body, policy, state, stats)
+        except Exception as exc:  # the API server's or etcd's trouble: the next tick retries
+            log.exception("queue %s/%s: the scale decision failed; replicas kept at %d",
+                          namespace, name, state.replicas)
+            return {}, mapping.condition("Scaling", False, "ScaleFailed",
+                                         f"the last scale decision failed: {exc}", now_iso)
         before = state.replicas
-        pods: list[dict[str, Any]] = []
-        if policy.enabled:
-            pods = await self._kube().list_pods(namespace, f"{GROUP}/queue={name}")
-            await self._undo_drains(client, namespace, name, pods, before)
-        decision = state.scaler.decide(policy, demand, before, self._clock())
-        if decision.replicas < before:
-            await self._drain_idlest(client, namespace, name, pods, stats,
-                                     before - decision.replicas)
         state.decision, state.replicas = decision, decision.replicas
+        demand = _demand(stats)
         if decision.changes(before):
             state.last_scale_time, state.last_reason = now_iso, decision.reason.value
             log.info("queue %s/%s scaled: %s", namespace, name, decision.message)
@@ -128,6 +127,21 @@ class Autoscalers:
             self._metrics.decided(namespace, name, backlog=demand.total,
                                   wanted=decision.wanted, before=before, after=decision.replicas)
         return self._status(state, policy), self._condition(decision, now_iso)
+
+    async def _decide(self, client: AsyncClient, body: Any, policy: ScalingPolicy,
+                      state: QueueScaling, stats: QueueStats | None) -> Decision:
+        """The decision; for a scale-in, the chosen workers drained before it returns."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        before = state.replicas
+        pods: list[dict[str, Any]] = []
+        if policy.enabled:
+            pods = await self._kube().list_pods(namespace, f"{GROUP}/queue={name}")
+            await self._undo_drains(client, namespace, name, pods, before)
+        decision = state.scaler.decide(policy, _demand(stats), before, self._clock())
+        if decision.replicas < before:
+            await self._drain_idlest(client, namespace, name, pods, stats,
+                                     before - decision.replicas)
+        return decision
 
     @staticmethod
     def _status(state: QueueScaling, policy: ScalingPolicy) -> dict[str, Any]:
@@ -192,6 +206,10 @@ class Autoscalers:
             log.info("queue %s/%s: pod %s stays; its drain is undone", namespace, queue, name)
         if self._metrics is not None:
             self._metrics.drained(namespace, queue, undone, undone=True)
+
+
+def _demand(stats: QueueStats | None) -> Demand:
+    return Demand(stats.counts.pending, stats.counts.running) if stats else Demand(0, 0)
 
 
 def _live_pod_names(pods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
