@@ -17,9 +17,10 @@ from kubetask.client import AsyncClient
 from kubetask.model import TaskState, WorkerState
 from kubetask.operator.autoscaler import DELETION_COST, DRAINED_COST, Autoscalers
 from kubetask.operator.kube import KubeApi
+from kubetask.operator.queues import apply_workers
 from kubetask.worker import WorkerSettings
 from tests.harness import InProcessSystem
-from tests.k8s.cluster import ControlPlane
+from tests.k8s.cluster import ROOT, ControlPlane
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -109,3 +110,39 @@ async def test_scale_in_drains_the_idle_worker_and_undoes_it_when_another_pod_we
     assert [e["reason"] for e in events] == ["ScaledDown"]
     assert "1 pending + 0 running" not in events[0]["message"]
     assert "0 pending + 1 running" in events[0]["message"]
+
+
+def deployment_replicas(plane: ControlPlane, ns: str) -> int:
+    found = plane.api.get(f"/apis/apps/v1/namespaces/{ns}/deployments/q-workers")
+    return int(found["spec"]["replicas"])
+
+
+async def test_scaling_disabled_leaves_the_replicas_to_whoever_sets_them(
+        control_plane: ControlPlane, kube_api: KubeApi, k8s_ns: str) -> None:
+    """`spec.scaling.enabled: false`: the operator's apply no longer sets spec.replicas, so
+    what an HPA or KEDA (here: kubectl scale) sets stays."""
+    control_plane.kubectl("apply", "-f", str(ROOT / "crds"))
+    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                          "crd/taskqueues.kubetask.io")
+    control_plane.kubectl("apply", "-n", k8s_ns, "-f", "-", input=json.dumps({
+        "apiVersion": "kubetask.io/v1alpha1", "kind": "TaskQueue", "metadata": {"name": "q"},
+        "spec": {"scaling": {"minReplicas": 3, "maxReplicas": 5}}}))
+    body = json.loads(control_plane.kubectl("get", "taskqueue", "q", "-n", k8s_ns, "-o",
+                                            "json").stdout)
+    scaling = Autoscalers(lambda: kube_api, settle_seconds=0)
+
+    async def apply(body: dict[str, Any]) -> dict[str, Any]:
+        return await apply_workers(kube_api, body, scaling.replicas(body),
+                                   etcd_endpoints="127.0.0.1:1", default_image="kubetask/worker")
+
+    assert (await apply(body))["desiredReplicas"] == 3
+    assert deployment_replicas(control_plane, k8s_ns) == 3
+    body["spec"]["scaling"]["enabled"] = False
+    assert scaling.replicas(body) is None
+    await apply(body)
+    control_plane.kubectl("scale", "deployment", "q-workers", "-n", k8s_ns, "--replicas=5")
+    await apply(body)  # every status tick applies again
+    assert deployment_replicas(control_plane, k8s_ns) == 5
+    body["spec"]["scaling"]["enabled"] = True  # back on: the operator's replicas again
+    await apply(body)
+    assert deployment_replicas(control_plane, k8s_ns) == 3
