@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,18 +93,26 @@ def test_a_backlog_scales_the_workers_up_then_back_down_after_the_window(
     submitted = engine(etcd, ns, lambda c: c.submit_many(
         [TaskSpec("echo", {"duration": 1}, queue="burst") for _ in range(300)]))
     ids = [t.id for t in submitted]
-    seen: list[tuple[float, int | None, int]] = []  # (time, replicas, workers)
+    began = time.monotonic()
+    seen: list[dict[str, float]] = []  # the timeline: replicas, workers, backlog
 
-    def all_four_then_done() -> bool:
-        seen.append((time.monotonic(), replicas(kube, ns, "burst"),
-                     len(workers(etcd, ns, "burst"))))
-        done = all(t.state is TaskState.SUCCEEDED for t in tasks_of(etcd, ns, ids))
-        return done and any(w == 4 for _, _, w in seen)
+    def sample() -> dict[str, float]:
+        (stats,) = engine(etcd, ns, lambda c: c.stats("burst"))
+        point = {"t": round(time.monotonic() - began, 2),
+                 "replicas": float(replicas(kube, ns, "burst") or 0),
+                 "workers": float(len(stats.workers)), "pending": float(stats.counts.pending),
+                 "running": float(stats.counts.running),
+                 "succeeded": float(stats.counts.succeeded)}
+        seen.append(point)
+        return point
 
-    wait_for("the backlog run by 4 workers", all_four_then_done, procs, timeout=150)
-    assert max(r or 0 for _, r, _ in seen) == 4
-    wait_for("back to 1 replica", lambda: replicas(kube, ns, "burst") == 1 and
+    wait_for("the backlog run by 4 workers", lambda: sample()["succeeded"] == 300 and
+             any(p["workers"] == 4 for p in seen), procs, timeout=150)
+    assert max(p["replicas"] for p in seen) == 4
+    wait_for("back to 1 replica", lambda: sample()["replicas"] == 1 and
              len(live_pods(kube, ns)) == 1, procs, timeout=60)
+    if timeline := os.environ.get("KUBETASK_SCALING_TIMELINE"):  # bench/scaling_chart.py
+        Path(timeline).write_text(json.dumps(seen))
 
     finished = tasks_of(etcd, ns, ids)
     assert {(t.state, t.attempts) for t in finished} == {(TaskState.SUCCEEDED, 1)}
