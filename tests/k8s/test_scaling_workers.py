@@ -188,3 +188,31 @@ def test_min_zero_scales_to_zero_and_a_task_wakes_a_worker(
     wait_for("back to 0 pods", lambda: replicas(kube, ns, "default") == 0 and
              not live_pods(kube, ns), procs, timeout=60)
     assert scale_events(kube, ns) == ["ScaledUp", "ScaledDown"]
+
+
+def test_a_steady_load_at_half_of_one_replica_does_not_flap(
+        kube: ControlPlane, ns: str, procs: Processes, etcd: EtcdProcess,
+        process_kubelet: ProcessKubelet) -> None:
+    """Bursts of 8 tasks of 1 s every 4 s on 4 slots: 2 running on average, half of one
+    replica. A tick right after a burst wants 2 replicas, one between bursts wants 1: with
+    the default 60 s window the replicas change at most once in a minute (up, then kept),
+    where an autoscaler without the window goes up and down every few ticks (with
+    scaleDownStabilizationSeconds 0 this test saw [1, 2, 1, 2, 1])."""
+    procs.operator()
+    kube.kubectl("apply", "-n", ns, "-f", "-", input=task_queue(
+        "steady", max_concurrent=4, minReplicas=1, maxReplicas=4))
+    wait_for("the first worker", lambda: workers(etcd, ns, "steady"), procs, timeout=60)
+    history = [replicas(kube, ns, "steady")]
+    ids: list[str] = []
+    for _ in range(15):  # 60 s
+        burst = engine(etcd, ns, lambda c: c.submit_many(
+            [TaskSpec("echo", {"duration": 1}, queue="steady") for _ in range(8)]))
+        ids += [t.id for t in burst]
+        for _ in range(8):
+            time.sleep(0.5)
+            procs.check_alive()
+            if (now := replicas(kube, ns, "steady")) != history[-1]:
+                history.append(now)
+    assert len(history) <= 2, history  # at most one change
+    done = engine(etcd, ns, lambda c: c.wait(ids, timeout=60))
+    assert {t.state for t in done} == {TaskState.SUCCEEDED}
