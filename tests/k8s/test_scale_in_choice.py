@@ -44,7 +44,9 @@ def make_pod(plane: ControlPlane, ns: str, name: str) -> None:
     plane.api.create(f"/api/v1/namespaces/{ns}/pods", {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "labels": {"kubetask.io/queue": "q"}},
-        "spec": {"containers": [{"name": "worker", "image": "kubetask/worker"}]}})
+        # no scheduler takes it: it never runs on the process kubelet if one is up
+        "spec": {"schedulerName": "nobody", "containers": [{"name": "worker",
+                                                            "image": "kubetask/worker"}]}})
 
 
 def cost(plane: ControlPlane, ns: str, name: str) -> str | None:
@@ -132,9 +134,20 @@ async def test_scaling_disabled_leaves_the_replicas_to_whoever_sets_them(
     scaling = Autoscalers(lambda: kube_api, settle_seconds=0)
 
     async def apply(body: dict[str, Any]) -> dict[str, Any]:
+        # an image the process kubelet does not run, if the controllers are up
         return await apply_workers(kube_api, body, scaling.replicas(body),
-                                   etcd_endpoints="127.0.0.1:1", default_image="kubetask/worker")
+                                   etcd_endpoints="127.0.0.1:1",
+                                   default_image="example.org/never-run:1")
 
+    try:
+        await check_replicas(body, apply, scaling, control_plane, k8s_ns)
+    finally:
+        control_plane.kubectl("delete", "deployment", "q-workers", "-n", k8s_ns,
+                              "--wait=false", check=False)
+
+
+async def check_replicas(body: dict[str, Any], apply: Any, scaling: Autoscalers,
+                         control_plane: ControlPlane, k8s_ns: str) -> None:
     assert (await apply(body))["desiredReplicas"] == 3
     assert deployment_replicas(control_plane, k8s_ns) == 3
     body["spec"]["scaling"]["enabled"] = False
