@@ -47,6 +47,10 @@ class AmbiguousTaskId(ValidationError):
         self.candidates = candidates
 
 
+class WorkerNotFound(KubetaskError, LookupError):
+    """No worker with that id is registered on the queue (it left, or never came)."""
+
+
 class TaskStateError(KubetaskError):
     """The task is not in a state that allows the requested action."""
 

@@ -164,7 +164,8 @@ def test_get_taskqueues_prints_the_columns_and_the_status(kube: ControlPlane, ns
     spec = json.loads(kube.kubectl("get", "ktq", "q1", "-n", ns, "-o", "json").stdout)["spec"]
     assert spec["worker"] == {"maxConcurrent": 10, "weight": 1, "shutdownTimeoutSeconds": 30}
     assert spec["scaling"] == {"enabled": True, "minReplicas": 1, "maxReplicas": 10,
-                               "targetUtilization": 80, "scaleDownStabilizationSeconds": 300}
+                               "targetUtilization": 1.0, "scaleDownStabilizationSeconds": 60,
+                               "scaleUpStep": 4, "scaleDownStep": 4}
 
 
 def test_get_kubetask_category_lists_both_kinds(kube: ControlPlane, ns: str) -> None:

@@ -193,6 +193,8 @@ def test_examples_reach_their_end_in_kubectl_get_tasks(kube: ControlPlane, ns: s
     assert dispatched >= expected
     assert after["kubetask_scheduler_dispatch_latency_seconds_count{queue=default}"] >= expected
     assert "kubetask_scheduler_tasks_dispatched_total{priority=urgent,queue=default}" in after
+    # and its autoscaler's last decision for the queue (min 2, max 4)
+    assert 2 <= after["kubetask_scaling_desired_replicas{queue=default}"] <= 4, after
 
 
 def _scrape_or_none(port: int, ns: str) -> dict[str, float] | None:

@@ -23,7 +23,7 @@ from kubetask.model import (
     parse_task_id,
     validate_name,
 )
-from kubetask.queue import Producer, QueueConfigs, Reader, SnapshotReader
+from kubetask.queue import Drains, Producer, QueueConfigs, Reader, SnapshotReader
 from kubetask.service import Lifecycle
 from kubetask.store import Keyspace, Store
 
@@ -57,6 +57,7 @@ class AsyncClient(Lifecycle):
         self._producer = Producer(self._store, self._keys)
         self._reader = Reader(self._store, self._keys)
         self._queue_configs = QueueConfigs(self._store, self._keys)
+        self._drains = Drains(self._store, self._keys)
 
     @property
     def namespace(self) -> str:
@@ -88,6 +89,23 @@ class AsyncClient(Lifecycle):
 
     async def retry(self, task_id: str) -> Task:
         return await self._producer.retry(task_id)
+
+    async def drain_worker(self, queue: str, worker: str) -> bool:
+        """Ask a worker to drain without exiting (scale-in): the scheduler stops assigning
+        to it at once; it hands back the tasks it has not started and finishes the others.
+        True when asked now, False when it was already; WorkerNotFound when it is not
+        registered. The request goes with the worker (its lease)."""
+        return await self._drains.request(validate_name("queue", queue),
+                                          validate_name("worker", worker))
+
+    async def undrain_worker(self, queue: str, worker: str) -> bool:
+        """Undo drain_worker: the worker takes tasks again. True when a request was undone."""
+        return await self._drains.cancel(validate_name("queue", queue),
+                                         validate_name("worker", worker))
+
+    async def draining_workers(self, queue: str) -> builtins.list[str]:
+        """The workers of `queue` asked to drain by drain_worker (and still registered)."""
+        return await self._drains.workers(validate_name("queue", queue))
 
     # --- reads -------------------------------------------------------------------
     async def resolve_id(self, task_id: str) -> str:

@@ -1,12 +1,13 @@
 """The operator's figures in Prometheus: its own counters (Tasks submitted and refused, status
-patches, change-feed restarts, Tasks followed) and the schedulers it runs, by namespace and
-queue, in one registry beside the process figures."""
+patches, change-feed restarts, Tasks followed), the schedulers it runs and its autoscaler's
+decisions, by namespace and queue, in one registry beside the process figures."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from kubetask.metrics.registry import DURATION_BUCKETS, MetricsEndpoint, new_registry, serve_metrics
+from kubetask.metrics.scaling import ScalingMetrics
 from kubetask.model import Priority
 from kubetask.scheduler import TermMetrics
 
@@ -31,6 +32,7 @@ class PrometheusOperatorMetrics:
     """The operator's hooks (kubetask.operator.hooks.OperatorHooks) counted in `registry`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.scaling: ScalingMetrics | None = ScalingMetrics(registry)
         ns = ["namespace"]
         self._submitted = Counter(
             "kubetask_operator_tasks_submitted_total",

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from kubetask.metrics.scaling import ScalingMetrics
 from kubetask.scheduler import TermMetrics
 
 
 class OperatorHooks(Protocol):
+    scaling: ScalingMetrics | None  # the autoscaler's decisions (None: not counted)
+
     def submitted(self, namespace: str) -> None:
         """A Task resource was submitted to etcd (again after a restart: idempotent)."""
 
@@ -31,6 +34,8 @@ class OperatorHooks(Protocol):
 
 class NoHooks:
     """Counts nothing (the operator without --metrics-port)."""
+
+    scaling: ScalingMetrics | None = None
 
     def submitted(self, namespace: str) -> None:
         pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 from typing import Any
 
@@ -76,6 +77,18 @@ class KubeApi:
             _content_type="application/apply-patch+yaml")
         status = self._client.sanitize_for_serialization(result.status) or {}  # type: ignore[no-untyped-call]
         return dict(status)
+
+    async def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The Pods matching the label `selector`, as plain dicts (camelCase keys)."""
+        found = await self._call(functools.partial(self._core.list_namespaced_pod,
+                                                   label_selector=selector), namespace)
+        return list(self._client.sanitize_for_serialization(found.items))  # type: ignore[no-untyped-call]
+
+    async def patch_pod(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        """A JSON merge patch of the Pod (None removes a field); NotFound when it is gone."""
+        await self._call(functools.partial(self._core.patch_namespaced_pod,
+                                           _content_type="application/merge-patch+json"),
+                         name, namespace, patch)
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         try:

@@ -70,15 +70,20 @@ async def apply_queue(tasks: NamespaceTasks, schedulers: Schedulers, body: Any) 
     tasks.queue_changed(name, exists=True)
 
 
-async def apply_workers(kube: KubeApi, body: Any, *, etcd_endpoints: str,
-                        default_image: str) -> dict[str, Any]:
-    """Create or repair the queue's worker Deployment; its replica counts for the status."""
+async def apply_workers(kube: KubeApi, body: Any, replicas: int | None, *,
+                        etcd_endpoints: str, default_image: str) -> dict[str, Any]:
+    """Create or repair the queue's worker Deployment with `replicas` (None: the field is
+    not ours, an HPA or KEDA sets it); its replica counts for the status."""
     manifest = worker_deployment(body, etcd_endpoints=etcd_endpoints,
                                  default_image=default_image)
+    if replicas is None:
+        del manifest["spec"]["replicas"]
+    else:
+        manifest["spec"]["replicas"] = replicas
     status = await kube.apply_deployment(manifest)
     return {"replicas": status.get("replicas", 0),
             "readyReplicas": status.get("readyReplicas", 0),
-            "desiredReplicas": manifest["spec"]["replicas"]}
+            "desiredReplicas": status.get("replicas", 0) if replicas is None else replicas}
 
 
 async def queue_status(tasks: NamespaceTasks, body: Any) -> dict[str, Any]:

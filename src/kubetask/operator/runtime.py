@@ -14,6 +14,7 @@ import kopf
 from kubetask.client import AsyncClient, parse_endpoints
 from kubetask.errors import ServiceFailed
 from kubetask.operator import mapping, queues
+from kubetask.operator.autoscaler import Autoscalers
 from kubetask.operator.hooks import NoHooks, OperatorHooks
 from kubetask.operator.kube import KubeApi
 from kubetask.operator.settings import OperatorSettings
@@ -34,6 +35,7 @@ class Operator:
         self.settings = settings
         self._kube = kube
         self.hooks: OperatorHooks = hooks or NoHooks()
+        self._scaling = Autoscalers(lambda: self.kube, self.hooks.scaling)
         # Set when a part gave up (a bug that repeats): kopf's stop flag, then exit 1.
         self.stopping = asyncio.Event()
         self.failure: ServiceFailed | None = None
@@ -102,18 +104,25 @@ class Operator:
         await self.apply_workers(body)
 
     async def apply_workers(self, body: Any) -> dict[str, Any]:
-        return await queues.apply_workers(self.kube, body,
+        return await queues.apply_workers(self.kube, body, self._scaling.replicas(body),
                                           etcd_endpoints=self.settings.etcd_endpoints,
                                           default_image=self.settings.worker_image)
 
     async def remove_queue(self, namespace: str, name: str) -> None:
         await self._schedulers.remove(namespace, name)
+        self._scaling.forget(namespace, name)
         (await self.tasks(namespace)).queue_changed(name, exists=False)
 
     async def queue_status(self, namespace: str, body: Any) -> dict[str, Any]:
-        """The TaskQueue's status; the Deployment is applied again first (drift repaired)."""
-        status = await queues.queue_status(await self.tasks(namespace), body)
+        """The TaskQueue's status; the autoscaler decides (and drains for a scale-in), then
+        the Deployment is applied again (its replicas, drift repaired)."""
+        tasks = await self.tasks(namespace)
+        status = await queues.queue_status(tasks, body)
+        fields, scaling = await self._scaling.reconcile(tasks.client, body)
+        status.update(fields)
         status.update(await self.apply_workers(body))
+        if scaling is not None:
+            status["conditions"].append(scaling)
         status["conditions"] = mapping.keep_transitions(
             (body.get("status") or {}).get("conditions"), status["conditions"])
         if queues.became_ready(body, status):

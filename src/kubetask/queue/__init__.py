@@ -3,6 +3,7 @@
 from kubetask.queue.attempts import AttemptLog, Claim, WorkerTally, Write
 from kubetask.queue.config import QueueConfigs
 from kubetask.queue.dispatch import MAX_LOST, Dispatcher, Pending, Placement
+from kubetask.queue.drains import Drains
 from kubetask.queue.producer import Producer
 from kubetask.queue.reader import QueueCounts, Reader
 from kubetask.queue.snapshot import QueueSnapshot, SnapshotReader
@@ -12,6 +13,7 @@ __all__ = [
     "AttemptLog",
     "Claim",
     "Dispatcher",
+    "Drains",
     "Pending",
     "Placement",
     "Producer",

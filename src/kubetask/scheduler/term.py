@@ -58,6 +58,8 @@ class LeaderTerm:
                        read=revision_only(self.store), puts_only=True), self._on_pending),
             (ListWatch(self.store, self.keys.delayed_all(q), on_list=self._relisted,
                        read=revision_only(self.store), puts_only=True), self._on_delayed),
+            (ListWatch(self.store, self.keys.drains(q), on_list=self._load_drains,
+                       keys_only=True), self._on_drains),
         ]
         try:
             for follow, _ in follows:
@@ -85,6 +87,14 @@ class LeaderTerm:
     def _load_active(self, result: RangeResult) -> None:
         self.view.load_active(result.kvs)
         self._wake_all()
+
+    def _load_drains(self, result: RangeResult) -> None:
+        self.view.load_drains(result.kvs)
+        self._wake_all()
+
+    def _on_drains(self, events: list[Event]) -> None:
+        self.view.apply_drain_events(events)  # a drain undone frees slots again
+        self._dispatch_wake.set()
 
     def _reset_pending(self, result: RangeResult) -> None:
         self.pending = PendingHeads(self.keys, self.settings.priority_aging_seconds)

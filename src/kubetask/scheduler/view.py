@@ -26,6 +26,7 @@ class WorkerView:
         self._orphan_active: dict[str, set[str]] = {}  # active tasks of workers not seen yet
         self._inflight: set[str] = set()
         self._tombstones: set[str] = set()
+        self._drained: set[str] = set()  # workers asked to drain (they get no new tasks)
 
     # --- workers -------------------------------------------------------------
     def load_workers(self, kvs: list[KeyValue]) -> None:
@@ -50,7 +51,8 @@ class WorkerView:
         current.weight = info.weight
         current.cpu_percent = info.cpu_percent
         current.memory_percent = info.memory_percent
-        current.accepting = info.accepting
+        current.accepting = info.accepting and info.id not in self._drained
+        current.reported_accepting = info.accepting
         current.types = frozenset(info.types)
 
     def _drop_worker(self, worker: str) -> None:
@@ -68,6 +70,24 @@ class WorkerView:
                 self._drop_worker(event.key.rsplit("/", 1)[1])
                 left = True
         return left
+
+    # --- drain requests ----------------------------------------------------------
+    def load_drains(self, kvs: list[KeyValue]) -> None:
+        self._drained = {self.keys.worker_of_drain(kv.key) for kv in kvs}
+        for worker in self.workers.values():
+            self._follow_drain(worker)
+
+    def apply_drain_events(self, events: list[Event]) -> None:
+        """A drain request stops assignments to its worker at once, before the worker's
+        own record says it drains; its undo lets the record decide again."""
+        for event in events:
+            worker = self.keys.worker_of_drain(event.key)
+            (self._drained.add if event.put else self._drained.discard)(worker)
+            if worker in self.workers:
+                self._follow_drain(self.workers[worker])
+
+    def _follow_drain(self, worker: Candidate) -> None:
+        worker.accepting = worker.reported_accepting and worker.id not in self._drained
 
     # --- active tasks ----------------------------------------------------------
     def load_active(self, kvs: list[KeyValue]) -> None:

@@ -10,6 +10,8 @@ Layout under `<prefix><namespace>/` (names are validated: they never contain `/`
     q/<queue>/workers/<worker>             membership and load, under the worker's lease
     q/<queue>/tally/<worker>               the worker's succeeded and failed-attempt counts,
                                            written with its ends, under its lease
+    q/<queue>/drain/<worker>               a drain request (the autoscaler's scale-in), under
+                                           the worker's lease: it goes with the worker
     q/<queue>/leader/<lease-hex>           election candidates; lowest create revision leads
     q/<queue>/meta                         queue marker (so queues can be listed)
     q/<queue>/config                       the queue's defaults (retry policy), JSON
@@ -123,6 +125,15 @@ class Keyspace:
         return f"{self.queue(queue)}tally/{worker}"
 
     def worker_of_tally(self, key: str) -> str:
+        return key.rsplit("/", 1)[1]
+
+    def drains(self, queue: str) -> str:
+        return f"{self.queue(queue)}drain/"
+
+    def drain(self, queue: str, worker: str) -> str:
+        return f"{self.queue(queue)}drain/{worker}"
+
+    def worker_of_drain(self, key: str) -> str:
         return key.rsplit("/", 1)[1]
 
     def failures(self, queue: str) -> str:

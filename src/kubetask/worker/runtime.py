@@ -56,6 +56,7 @@ class Worker(BackgroundService):
         self._restarts = Restarts(f"worker {self.id}", RestartPolicy())
         self._failure: ServiceFailed | None = None
         self._session: Session | None = None
+        self._stopping = False  # drain() began: a drain request's undo no longer applies
 
     # --- lifecycle ---------------------------------------------------------------
     def _task_name(self) -> str:
@@ -133,10 +134,24 @@ class Worker(BackgroundService):
                 self._task.cancel()
 
     # --- graceful shutdown ---------------------------------------------------------
-    async def drain(self) -> None:
+    def drain_requested(self, asked: bool) -> bool:
+        """A drain request in etcd appeared (True) or was undone (False): stop taking tasks
+        (those held but not started are handed back, running ones finish), or take them
+        again. The process stays; it ends on SIGTERM as always. True when that changed."""
         slots = self._runner.slots
-        if slots.draining.is_set():
+        if self._stopping or asked == slots.draining.is_set():
+            return False
+        (slots.draining.set if asked else slots.draining.clear)()
+        log.info("worker %s: %s (%d running)", self.id,
+                 "drain requested, taking no more tasks" if asked
+                 else "drain request undone, taking tasks again", self.running)
+        return True
+
+    async def drain(self) -> None:
+        if self._stopping:
             return
+        self._stopping = True
+        slots = self._runner.slots
         slots.draining.set()
         log.info("worker %s draining: %d running, waiting up to %.0fs", self.id, self.running,
                  self.settings.shutdown_timeout)

@@ -36,6 +36,8 @@ class SessionHost(Protocol):
 
     def info(self) -> WorkerInfo: ...
 
+    def drain_requested(self, asked: bool) -> bool: ...
+
 
 class _SessionLost(Exception):
     pass
@@ -51,6 +53,7 @@ class Session:
         self.lease: LeaseKeeper | None = None
         self.committer: Committer | None = None
         self._assignments: ListWatch | None = None
+        self._background: set[asyncio.Future[None]] = set()
 
     async def run(self) -> None:
         """From lease grant to lease loss: the claims of the session go with its lease."""
@@ -70,11 +73,14 @@ class Session:
                                              on_list=self._load_assignments, puts_only=True)
         cancels = ListWatch(self.store, self.keys.cancels(), on_list=self._load_cancels,
                             keys_only=True, puts_only=True)
+        drains = ListWatch(self.store, self.keys.drains(host.settings.queue),
+                           on_list=self._load_drains, keys_only=True)
         try:
             await self._register()
             async with asyncio.TaskGroup() as group:
                 await cancels.list()  # first: an assignment listed next may be cancelled
                 await mine.list()
+                await drains.list()
                 host.registered.set()
                 settings = host.settings
                 log.info("worker %s registered on queue %s (capacity %d, weight %d, types %s)",
@@ -82,6 +88,7 @@ class Session:
                          ",".join(host.registry.types))
                 group.create_task(mine.run(attempts.on_assignment_events))
                 group.create_task(cancels.run(attempts.on_cancel_events))
+                group.create_task(drains.run(self._on_drain_events))
                 group.create_task(self._heartbeat())
                 await lease.lost.wait()
                 raise _SessionLost()
@@ -93,6 +100,7 @@ class Session:
             host.registered.clear()
             mine.close()
             cancels.close()
+            drains.close()
             await self.close()
             # Whatever ended the session, its claims died with the lease; a claim left in
             # by_task would make the next session ignore a new assignment of that task.
@@ -136,6 +144,30 @@ class Session:
                  if task_id not in self.attempts.cancels]
         self.attempts.cancels.retain(listed)
         self.attempts.on_cancel_events(fresh)
+
+    def _load_drains(self, listing: RangeResult) -> None:
+        asked = self.keys.drain(self.host.settings.queue, self.id)
+        self._drain_requested(any(kv.key == asked for kv in listing.kvs))
+
+    def _on_drain_events(self, batch: list[Event]) -> None:
+        asked = self.keys.drain(self.host.settings.queue, self.id)
+        for event in batch:
+            if event.key == asked:
+                self._drain_requested(event.put)
+
+    def _drain_requested(self, asked: bool) -> None:
+        """Follow a drain request; the worker record says so at once (not at the next
+        heartbeat): `kubetask stats` and the scheduler see the state."""
+        if self.host.drain_requested(asked) and self.lease is not None:
+            publish = asyncio.ensure_future(self._publish_now())
+            self._background.add(publish)
+            publish.add_done_callback(self._background.discard)
+
+    async def _publish_now(self) -> None:
+        try:
+            await self.publish()
+        except StoreError as exc:
+            log.warning("worker %s: could not publish its state (%s)", self.id, exc)
 
     async def _register(self) -> None:
         """The worker record and its tally, under the session's lease. Later the tally is

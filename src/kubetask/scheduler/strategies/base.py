@@ -17,7 +17,8 @@ class Candidate:
     weight: int = 1
     cpu_percent: float = 0.0
     memory_percent: float = 0.0
-    accepting: bool = True
+    accepting: bool = True  # its record says active and no drain request stands
+    reported_accepting: bool = True  # what its own record says
     types: frozenset[str] = frozenset()  # task types it has executors for
     active: set[str] = field(default_factory=set)  # ids of the tasks it holds
     reserved: set[str] = field(default_factory=set)  # placed, commit in flight
