@@ -21,5 +21,7 @@ for role in worker operator; do
     "$ENGINE" build --quiet -f "$ROOT/Dockerfile.$role" --build-arg "BASE_IMAGE=$BASE_IMAGE" \
         --build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION" \
         -t "kubetask/$role:$VERSION" -t "kubetask/$role:latest" "$ROOT" >/dev/null
+    # earlier builds of this image, untagged by this one (the build stage's cache stays)
+    "$ENGINE" image prune -f --filter "label=org.opencontainers.image.title=kubetask-$role" >/dev/null
 done
 "$ENGINE" images --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E 'kubetask/(worker|operator):' >&2 || true

@@ -182,3 +182,12 @@ class Compose:
                         check=False).stdout.split()
             if names:
                 run([self.engine, kind, "rm", "-f", *names], timeout=60, check=False)
+        if self.engine == "podman":  # podman-compose's (empty) pod has no project label
+            run(["podman", "pod", "rm", "-f", "--ignore", f"pod_{self.project}"], timeout=60,
+                check=False)
+
+    def pods(self) -> list[str]:
+        if self.engine != "podman":
+            return []
+        return run(["podman", "pod", "ls", "-q", "--filter", f"name=^pod_{self.project}$"],
+                   timeout=30).stdout.split()

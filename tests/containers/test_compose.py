@@ -96,3 +96,4 @@ def test_down_v_removes_containers_volume_and_network(compose: Compose) -> None:
     assert compose.containers(running=False) == []
     assert compose.volumes() == []
     assert compose.networks() == []
+    assert compose.pods() == []
