@@ -7,6 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
 PYTEST_ARGS ?=
 DEV_ARGS ?=
+BASE_IMAGE ?=
 
 .DEFAULT_GOAL := help
 
@@ -35,7 +36,7 @@ lint: venv ## ruff, mypy --strict, import-linter layer contracts
 unit: venv ## Unit tests only (no etcd)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-test: venv system-deps lint kube-tools ## Everything: lint, unit, integration (real etcd), k8s, load, faults, browser, soak (60 s)
+test: venv system-deps lint kube-tools container-setup ## Everything: lint, unit, integration (real etcd), k8s, containers, load, faults, browser, soak (60 s)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 soak: venv ## 30 min of steady load on real processes; figures to bench/results/soak-30min.json
@@ -46,6 +47,17 @@ soak: venv ## 30 min of steady load on real processes; figures to bench/results/
 kube-tools: ## kube-apiserver, -controller-manager, -scheduler, etcd 3.6 from the Go module proxy into hack/bin (quick when built)
 	@if command -v go >/dev/null; then hack/kube-tools/build.sh; \
 	else echo "kube-tools: no Go on PATH, so tests/k8s will skip (CI=true: fail)"; fi
+
+container-setup: ## podman, runc, podman-compose, a local base and etcd image (Debian, root; quick when done)
+	@if command -v podman >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; }; then \
+		hack/containers/setup.sh; \
+	else echo "container-setup: no podman and no apt-get as root, so tests/containers will skip"; fi
+
+images: ## Build kubetask/worker and kubetask/operator (podman or docker; BASE_IMAGE=... another base)
+	BASE_IMAGE="$(BASE_IMAGE)" hack/containers/images.sh
+
+requirements: venv ## Re-pin requirements/*.txt (the images' dependencies) from pyproject.toml
+	hack/containers/lock.sh
 
 bench-deps: venv ## redis-server (Debian) and the peers (Celery, Dramatiq, RQ) for the benchmarks
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
@@ -63,4 +75,4 @@ clean-dev: ## Remove only the dev data (.kubetask-dev: etcd data, tasks, logs); 
 clean: ## Remove everything made here: .venv, the tool caches and the dev data (.kubetask-dev)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .kubetask-dev
 
-.PHONY: help venv dev system-deps lint unit test kube-tools soak bench-deps bench bench-quick clean clean-dev
+.PHONY: help venv dev system-deps lint unit test kube-tools container-setup images requirements soak bench-deps bench bench-quick clean clean-dev
