@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 POD_IP = "127.0.0.1"
 # Image names (without tag) that stand for the project's own image: the `process_kubelet`
-# fixture maps them to this checkout's `python -m kubetask` (compose builds `kubetask:local`).
+# fixture maps them to this checkout's `python -m kubetask` (`make images` builds the real ones).
 KUBETASK_IMAGES = ("kubetask", "kubetask/worker")
 LEASE_NAMESPACE = "kube-node-lease"
 _RESTART_BACKOFF_CAP = 10.0

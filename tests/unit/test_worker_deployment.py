@@ -1,11 +1,12 @@
-"""The worker Deployment's probes: the container port `health` the worker serves on, a
-liveness probe on the loop only and a readiness probe on the worker's registration."""
+"""The worker Deployment's pod: the container port `health` the worker serves on, a liveness
+probe on the loop only and a readiness probe on the worker's registration; restricted pod
+security with a read-only root."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kubetask.operator.deployment import HEALTH_PORT, worker_deployment
+from kubetask.operator.deployment import HEALTH_PORT, WORKER_USER, worker_deployment
 
 
 def container(**spec: Any) -> dict[str, Any]:
@@ -37,3 +38,19 @@ def test_each_manifest_has_probes_of_its_own() -> None:
     first, second = container(), container()
     first["livenessProbe"]["periodSeconds"] = 1
     assert second["livenessProbe"]["periodSeconds"] != 1
+
+
+def test_the_pod_meets_the_restricted_pod_security_standard_with_a_read_only_root() -> None:
+    body = {"metadata": {"name": "q", "namespace": "ns", "uid": "u-1"}, "spec": {}}
+    pod = worker_deployment(body, etcd_endpoints="etcd:2379",
+                            default_image="img")["spec"]["template"]["spec"]
+    (found,) = pod["containers"]
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True, "runAsUser": WORKER_USER, "runAsGroup": WORKER_USER,
+        "fsGroup": WORKER_USER, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert found["securityContext"] == {
+        "allowPrivilegeEscalation": False, "runAsNonRoot": True, "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+    (tmp,) = pod["volumes"]
+    assert found["volumeMounts"] == [{"name": tmp["name"], "mountPath": "/tmp"}]
+    assert "emptyDir" in tmp

@@ -50,9 +50,12 @@ def worker_deployment(body: Mapping[str, Any], *, etcd_endpoints: str,
         "env": env, "ports": [{"name": "health", "containerPort": HEALTH_PORT}],
         "livenessProbe": copy.deepcopy(LIVENESS_PROBE),
         "readinessProbe": copy.deepcopy(READINESS_PROBE),
+        # Pod security "restricted", and a read-only root: only /tmp (an emptyDir) is writable.
         "securityContext": {
             "allowPrivilegeEscalation": False, "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}}
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}
     if worker.get("resources"):
         container["resources"] = worker["resources"]
     return {
@@ -70,7 +73,10 @@ def worker_deployment(body: Mapping[str, Any], *, etcd_endpoints: str,
                 "metadata": {"labels": labels},
                 "spec": {
                     "terminationGracePeriodSeconds": math.ceil(shutdown) + GRACE_MARGIN_SECONDS,
+                    # runAsGroup too: without it containerd runs the image's user with gid 0.
                     "securityContext": {"runAsNonRoot": True, "runAsUser": WORKER_USER,
+                                        "runAsGroup": WORKER_USER, "fsGroup": WORKER_USER,
                                         "seccompProfile": {"type": "RuntimeDefault"}},
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
                     "containers": [container]}}},
     }
