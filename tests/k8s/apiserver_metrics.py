@@ -51,9 +51,9 @@ def per_object_calls(delta: Counter[CallKey], resource: str) -> dict[CallKey, in
             if n and key.verb not in STREAMING and key.resource.split(".")[0] == resource}
 
 
-def table(delta: Counter[CallKey], per: int) -> str:
+def table(delta: Counter[CallKey], per: int, unit: str = "Task") -> str:
     """One line per (verb, resource, subresource) that was called: count, and per `per`."""
     rows = sorted((key for key, n in delta.items() if n),
                   key=lambda k: (k.verb in STREAMING, k.resource, k.subresource, k.verb))
     return "\n".join(f"  {k.verb:<7} {k.resource + ('/' + k.subresource if k.subresource else ''):<36}"
-                     f" {delta[k]:>6}  {delta[k] / per:>6.2f}/Task" for k in rows)
+                     f" {delta[k]:>6}  {delta[k] / per:>6.2f}/{unit}" for k in rows)

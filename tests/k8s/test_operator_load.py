@@ -26,6 +26,7 @@ N_LOAD = 1000
 PHASES_ON_THE_HAPPY_PATH = 4  # Pending, Assigned, Running, Succeeded
 # create + kopf's finalizer + kopf's handled-spec record + one status patch per phase
 BOUND_PER_TASK = 3 + PHASES_ON_THE_HAPPY_PATH
+STATS_INTERVAL = 5.0  # the operator's TaskQueue status refresh (OperatorSettings)
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +181,36 @@ def test_a_thousand_tasks_applied_at_once_all_succeed(
                                   "Cancelled")}
     assert all(shown == counted for shown, counted in side_by_side.values()), side_by_side
     assert len({t["status"]["taskID"] for t in items}) == N_LOAD  # one etcd task each
+
+
+def queue_status(kube: ControlPlane, ns: str) -> dict[str, Any]:
+    status: dict[str, Any] = kube.api.get(
+        f"/apis/kubetask.io/v1alpha1/namespaces/{ns}/taskqueues/default").get("status", {})
+    status.pop("kopf", None)
+    return status
+
+
+def test_an_idle_taskqueue_costs_no_status_patches(
+        kube: ControlPlane, ns: str, procs: Processes, etcd: EtcdProcess) -> None:
+    """The TaskQueue's status is refreshed every 5 s; with nothing changed (no tasks, the
+    same workers) that refresh writes nothing: a merge patch of equal values is still an
+    API call per TaskQueue every 5 s, forever."""
+    procs.operator()
+    procs.worker("w1")
+    ready_queue(kube, ns, procs)
+
+    def stable() -> dict[str, Any] | None:  # workers registered, replicas as they stay
+        first = queue_status(kube, ns)
+        time.sleep(STATS_INTERVAL + 1)
+        return first if queue_status(kube, ns) == first else None
+
+    wait_for("the TaskQueue's status to stay the same", stable, procs, timeout=90)
+    before = request_totals(kube.api)
+    time.sleep(2 * STATS_INTERVAL + 1)  # two refreshes of the status at least (a count,
+    # not a timed assertion: before, each refresh was one PATCH; now none)
+    delta = request_totals(kube.api) - before
+
+    window = 2 * STATS_INTERVAL + 1
+    breakdown = table(delta, round(window), "s")
+    print(f"\nAPI calls with one idle TaskQueue over {window:.0f} s:\n{breakdown}")
+    assert delta[CallKey("PATCH", "taskqueues.kubetask.io", "status")] == 0, breakdown
