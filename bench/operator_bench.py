@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.kt.operator_path import OperatorRun, check_tools
+from bench.kt.operator_path import KUBECTL, OperatorRun, check_tools
 from bench.kt.sdk_path import measure_sdk
 from bench.peers.procs import REPO_ROOT
 from bench.plan import log
@@ -58,7 +59,7 @@ UNITS = {name: unit for name, unit, _ in ROWS}
 
 
 def run_operator(args: argparse.Namespace) -> dict[str, Any]:
-    run = OperatorRun(args.n, args.workers, args.max_concurrent, args.duration)
+    run = OperatorRun(args.n, args.workers, args.max_concurrent, args.duration, args.kubectl)
     try:
         run.start()
         return run.measure()
@@ -82,6 +83,7 @@ def collect(per_run: dict[str, list[dict[str, Any]]], args: argparse.Namespace) 
                 results.append(Result(name, system, unit, runs, {
                     "n": args.n, "workers": args.workers, "max_concurrent": args.max_concurrent,
                     "task": "noop" if args.duration <= 0 else f"echo {args.duration:g} s",
+                    "kubectl": " ".join(KUBECTL[args.kubectl]),
                     "per_run": [figs["details"] for figs in per_run[system]]}))
     return results
 
@@ -135,6 +137,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="0: noop tasks (default); > 0: echo tasks sleeping this long, so that "
                         "Running shows (a task under the worker's 20 ms start linger never "
                         "writes it); give enough slots that none waits for one")
+    p.add_argument("--kubectl", choices=sorted(KUBECTL), default="apply",
+                   help="how the Tasks go in: `kubectl apply` (default, client-side), "
+                        "`apply --server-side`, or `create`")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON path (.md beside)")
     args = p.parse_args(argv)
     if args.n < 1 or args.runs < 1 or args.workers < 1 or args.max_concurrent < 1:
@@ -144,9 +149,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+def stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(f"signal {signum}: stopping (each run stops what it started)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     check_tools()
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     started, load = time.monotonic(), os.getloadavg()
     per_run: dict[str, list[dict[str, Any]]] = {OPERATOR: [], SDK: []}
     errors: list[str] = []

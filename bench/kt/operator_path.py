@@ -5,6 +5,7 @@ process; the operator's RSS and CPU and the API calls per Task (the API server's
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from tests.k8s.api import ApiError
 from tests.k8s.apiserver_metrics import STREAMING, CallKey, per_object_calls, request_totals
 from tests.k8s.cluster import CONTROL_PLANE_TOOLS, ControlPlane, missing_tools, tools_dir
 
@@ -29,6 +31,10 @@ from bench.peers.procs import REPO_ROOT, WorkerGroup
 API = f"/apis/kubetask.io/v1alpha1/namespaces/{NAMESPACE}"
 IDLE_SECONDS = 2.0  # after the TaskQueue is Ready, before the idle RSS
 SETTLE_SECONDS = 2.0  # after the last Succeeded, before the calls and RSS "after"
+# How the file goes in: kubectl sends one object after the other in each case.
+KUBECTL = {"apply": ["apply"],  # client-side: GET namespace, GET Task, POST per object
+           "server-side": ["apply", "--server-side"],  # one PATCH (apply) per object
+           "create": ["create"]}  # one POST per object
 
 
 def check_tools() -> None:
@@ -91,23 +97,53 @@ def queue_ready(plane: ControlPlane, workers: int) -> bool:
     return ready and status.get("workers", 0) >= workers
 
 
-def follow(plane: ControlPlane, seen: Seen, resource_version: str, seconds: int) -> None:
-    """The watch of Tasks, noting each one's phase (ends when the control plane stops)."""
-    try:
-        for event in plane.api.watch(f"{API}/tasks", resource_version, seconds):
-            obj = event.get("object", {})
+class TaskWatch:
+    """A thread that lists and watches the Tasks, noting each one's phase, until stopped;
+    a failed list or watch (the API server answers 429 while a new CRD's storage starts,
+    a watch ends) is listed and watched again."""
+
+    def __init__(self, plane: ControlPlane, seen: Seen) -> None:
+        self._plane, self._seen = plane, seen
+        self._stop = threading.Event()
+        self.errors = 0
+        self._thread = threading.Thread(target=self._run, name="task-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()  # the watch in flight ends with its timeout or the control plane
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._once()
+            except (ApiError, OSError, http.client.HTTPException, ValueError):
+                self.errors += 1
+                self._stop.wait(0.5)
+
+    def _once(self) -> None:
+        listed = self._plane.api.get(f"{API}/tasks")
+        for item in listed["items"]:
+            self._note(item)
+        for event in self._plane.api.watch(f"{API}/tasks",
+                                           listed["metadata"]["resourceVersion"], 60):
+            if self._stop.is_set():
+                return
             if event.get("type") in ("ADDED", "MODIFIED"):
-                seen.note(obj["metadata"]["name"], (obj.get("status") or {}).get("phase"))
-    except Exception:  # the connection ends with the control plane
-        return
+                self._note(event["object"])
+
+    def _note(self, obj: dict[str, Any]) -> None:
+        self._seen.note(obj["metadata"]["name"], (obj.get("status") or {}).get("phase"))
 
 
 class OperatorRun:
     """One measurement of the operator path (start(), measure(), stop())."""
 
-    def __init__(self, n: int, workers: int, max_concurrent: int, duration: float) -> None:
+    def __init__(self, n: int, workers: int, max_concurrent: int, duration: float,
+                 kubectl: str = "apply") -> None:
         self.n, self.workers, self.max_concurrent = n, workers, max_concurrent
-        self.duration = duration
+        self.duration, self.kubectl = duration, KUBECTL[kubectl]
         self.plane = ControlPlane(Path(tempfile.mkdtemp(prefix="bench-k8s-")))
         self.cluster = Cluster("operator")
         self.operator: WorkerGroup | None = None
@@ -148,19 +184,22 @@ class OperatorRun:
         file = self.cluster.workdir / "tasks.yaml"
         file.write_text(manifest(self.n, self.duration))
         seen = Seen()
-        listed = self.plane.api.get(f"{API}/tasks")["metadata"]["resourceVersion"]
-        threading.Thread(target=follow, args=(self.plane, seen, listed, int(deadline_s) + 60),
-                         name="task-watch", daemon=True).start()
+        watch = TaskWatch(self.plane, seen)
+        watch.start()
         rss = RssSampler(self.pids()["operator"])
         idle_rss = rss.now()
         cpu = cpu_seconds(self.pids())
         calls_before = request_totals(self.plane.api)
         rss.start()
         t0 = time.monotonic()
-        self.plane.kubectl("apply", "-n", NAMESPACE, "-f", str(file), timeout=deadline_s)
+        self.plane.kubectl(*self.kubectl, "-n", NAMESPACE, "-f", str(file), timeout=deadline_s)
         applied = time.monotonic() - t0
-        wait(f"{self.n} Tasks Succeeded in the watch", lambda: seen.count_succeeded() >= self.n,
-             lambda: self._check_seen(seen), deadline_s)
+        try:
+            wait(f"{self.n} Tasks Succeeded in the watch",
+                 lambda: seen.count_succeeded() >= self.n, lambda: self._check_seen(seen),
+                 deadline_s)
+        finally:
+            watch.stop()
         time.sleep(SETTLE_SECONDS)
         calls = request_totals(self.plane.api) - calls_before
         cpu_used = {k: v - cpu[k] for k, v in cpu_seconds(self.pids()).items()}
