@@ -90,6 +90,16 @@ def wait(what: str, done: Callable[[], bool], check: Callable[[], None],
         time.sleep(poll_s)
 
 
+def established(plane: ControlPlane) -> bool:
+    """Both CRDs served (polled: `kubectl wait` fails while a CRD has no conditions yet)."""
+    for name in ("tasks.kubetask.io", "taskqueues.kubetask.io"):
+        crd = plane.api.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+        if not any(c.get("type") == "Established" and c.get("status") == "True"
+                   for c in crd.get("status", {}).get("conditions") or []):
+            return False
+    return True
+
+
 def queue_ready(plane: ControlPlane, workers: int) -> bool:
     status = plane.api.get(f"{API}/taskqueues/{QUEUE}").get("status", {})
     ready = any(c.get("type") == "Ready" and c.get("status") == "True"
@@ -157,8 +167,7 @@ class OperatorRun:
         plane = self.plane
         plane.start()
         plane.kubectl("apply", "-f", str(REPO_ROOT / "crds"))
-        plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                      "crd/tasks.kubetask.io", "crd/taskqueues.kubetask.io")
+        wait("the CRDs Established", lambda: established(plane), self.check, 60)
         plane.kubectl("create", "namespace", NAMESPACE)
         self.cluster.start_etcd()
         self.operator = spawn_operator(plane, self.cluster)

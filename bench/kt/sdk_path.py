@@ -1,6 +1,7 @@
-"""The peer of the operator path in bench.operator_bench: the same n no-op tasks submitted
-with the SDK (`AsyncClient.submit_many`, one call) to a scheduler and the same workers on a
-fresh etcd, each task's states seen by the engine's change feed in this process."""
+"""The peer of the operator path in bench.operator_bench: the same n tasks submitted with the
+SDK to a scheduler and the same workers on a fresh etcd, each task's states seen by the
+engine's change feed in this process. At once (one `submit_many`), or paced: one task per
+`submit_many` call at a given rate (kubectl's in the same run), as the operator submits."""
 
 from __future__ import annotations
 
@@ -24,9 +25,26 @@ async def follow(feed: TaskFeed, seen: Seen) -> None:
             seen.note(task.id, task.state.value)
 
 
+async def submit(client: AsyncClient, specs: list[TaskSpec], rate: float | None,
+                 seen: Seen) -> None:
+    """All at once (rate None), or one per call on the schedule t0 + i / rate, each task
+    noted as created when its call returned (the peer of a Task's ADDED in the watch)."""
+    if rate is None:
+        await client.submit_many(specs)
+        return
+    t0 = time.monotonic()
+    for i, spec in enumerate(specs):
+        delay = t0 + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        (task,) = await client.submit_many([spec])
+        seen.created(task.id)
+
+
 async def measure_sdk(n: int, workers: int, max_concurrent: int, duration: float,
-                      deadline_s: float = 600) -> dict[str, Any]:
-    """One run: scheduler + workers ready, n tasks submitted at once, all Succeeded."""
+                      rate: float | None = None, deadline_s: float = 600) -> dict[str, Any]:
+    """One run: scheduler + workers ready, n tasks submitted (at once, or at `rate` per
+    second), all Succeeded."""
     with Cluster("sdk") as cluster:
         cluster.start_scheduler()
         cluster.start_workers(workers, max_concurrent)
@@ -44,7 +62,7 @@ async def measure_sdk(n: int, workers: int, max_concurrent: int, duration: float
             idle_rss = rss.now()
             rss.start()
             t0 = time.monotonic()
-            await client.submit_many(specs)
+            await submit(client, specs, rate, seen)
             submitted = time.monotonic() - t0
             deadline = t0 + deadline_s
             while seen.count_succeeded() < n:
@@ -58,19 +76,22 @@ async def measure_sdk(n: int, workers: int, max_concurrent: int, duration: float
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
-    run_p50, run_p99 = p50_p99(spans_ms(seen.started, seen.appeared))
-    ok_p50, ok_p99 = p50_p99(spans_ms(seen.succeeded, seen.appeared))
     from_start = p50_p99(spans_ms(seen.started, t0))
-    return {
-        "seen_to_running_p50": run_p50, "seen_to_running_p99": run_p99,
-        "seen_to_succeeded_p50": ok_p50, "seen_to_succeeded_p99": ok_p99,
+    figures: dict[str, Any] = {}
+    if rate is not None:  # at once, a task is "seen" no earlier than its state after the call
+        figures = dict(zip(("seen_to_running_p50", "seen_to_running_p99"),
+                           p50_p99(spans_ms(seen.started, seen.appeared)), strict=True))
+        figures |= dict(zip(("seen_to_succeeded_p50", "seen_to_succeeded_p99"),
+                            p50_p99(spans_ms(seen.succeeded, seen.appeared)), strict=True))
+    return figures | {
         "start_to_running_p50": from_start[0], "start_to_running_p99": from_start[1],
         "makespan": round(max(seen.succeeded.values()) - t0, 2),
         "submit": round(submitted, 2),
         "scheduler_rss_idle": round(idle_rss, 1), "scheduler_rss_peak": round(rss.stop(), 1),
         "control_cpu_ms_per_task": round(cpu["sched-0"] * 1000 / n, 3),
         "total_cpu_ms_per_task": round(sum(cpu.values()) * 1000 / n, 3),
-        "details": {"cpu_ms_per_task": {k: round(v * 1000 / n, 3) for k, v in cpu.items()}},
+        "details": {"cpu_ms_per_task": {k: round(v * 1000 / n, 3) for k, v in cpu.items()},
+                    "rate_per_s": None if rate is None else round(rate, 1)},
     }
 
 

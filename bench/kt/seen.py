@@ -39,6 +39,12 @@ class Seen:
             elif state in ("dead", "cancelled"):
                 self.failed[key] = state
 
+    def created(self, key: str) -> None:
+        """Task `key` exists from now on (its submit returned): wins over a first sight."""
+        now = time.monotonic()
+        with self._lock:
+            self.appeared[key] = now
+
     def count_succeeded(self) -> int:
         with self._lock:
             return len(self.succeeded)
