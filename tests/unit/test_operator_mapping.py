@@ -57,3 +57,13 @@ def test_a_condition_keeps_its_transition_time_while_its_status_holds() -> None:
     assert same[0]["lastTransitionTime"] == "2026-01-01T00:00:00Z" and same[0]["reason"] == "B"
     flipped = mapping.keep_transitions(old, [mapping.condition("Ready", False, "C", "o", "now")])
     assert flipped[0]["lastTransitionTime"] == "now"
+
+
+def test_changed_fields_keeps_only_what_differs() -> None:
+    old = {"pending": 3, "succeeded": 7, "conditions": [{"type": "Ready", "status": "True"}],
+           "kopf": {"progress": {}}}
+    assert mapping.changed_fields(old, {"pending": 3, "succeeded": 7, "conditions": [
+        {"type": "Ready", "status": "True"}]}) == {}
+    assert mapping.changed_fields(old, {"pending": 2, "succeeded": 7, "running": 1}) == {
+        "pending": 2, "running": 1}
+    assert mapping.changed_fields(None, {"pending": 0}) == {"pending": 0}

@@ -8,6 +8,7 @@ from typing import Any
 
 import kopf
 
+from kubetask.operator import mapping
 from kubetask.operator.kube import GROUP, VERSION
 from kubetask.operator.runtime import Operator
 
@@ -67,7 +68,9 @@ def _queue_handlers(reg: kopf.OperatorRegistry, operator: Operator) -> None:
                 registry=reg)
     async def queue_status(body: kopf.Body, namespace: str | None, patch: kopf.Patch,
                            **_: Any) -> None:
-        patch.status.update(await operator.queue_status(_ns(namespace), body))
+        status = await operator.queue_status(_ns(namespace), body)
+        # only what changed: a patch of equal values would still be a call every tick
+        patch.status.update(mapping.changed_fields(body.get("status"), status))
 
 
 def _ns(namespace: str | None) -> str:

@@ -76,6 +76,12 @@ def keep_transitions(old: list[dict[str, Any]] | None,
     return new
 
 
+def changed_fields(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of `new` whose value differs from `old`'s (a status patch of those only)."""
+    before = old or {}
+    return {key: value for key, value in new.items() if key not in before or before[key] != value}
+
+
 def finished_condition(task: Task, now: str, generation: int | None) -> dict[str, Any]:
     """`Finished`: True once the task ended (its reason is the phase)."""
     phase = PHASES[task.state]
