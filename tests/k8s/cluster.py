@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from kubetask.etcd_process import free_port
 from tests.k8s.api import ApiClient
@@ -212,10 +213,33 @@ class ControlPlane:
                                  f"{result.stderr.strip()}")
         return result
 
+    def install_crds(self, timeout: float = 60) -> None:
+        """Apply crds/ and wait until the API server serves both resources (Established).
+
+        Polled here rather than with `kubectl wait --for=condition=Established`, which fails
+        at once with "accessor error" while a new CRD has no status.conditions yet."""
+        self.kubectl("apply", "-f", str(ROOT / "crds"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(_established(self.api.get(f"{CRD_PATH}/{name}")) for name in CRD_NAMES):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"the CRDs {', '.join(CRD_NAMES)} not Established within "
+                             f"{timeout:.0f} s")
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
         self.processes.clear()
+
+
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+CRD_NAMES = ("tasks.kubetask.io", "taskqueues.kubetask.io")
+
+
+def _established(crd: Any) -> bool:
+    return any(c.get("type") == "Established" and c.get("status") == "True"
+               for c in (crd.get("status") or {}).get("conditions") or [])
 
 
 def _http_ok(url: str) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.k8s.cluster import ControlPlane
-from tests.manifests import CRDS, EXAMPLES, GROUP, VERSION
+from tests.manifests import EXAMPLES, GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
 
@@ -25,9 +25,7 @@ QUEUE_COLUMNS = ["NAME", "STRATEGY", "PENDING", "RUNNING", "SUCCEEDED", "FAILED"
 @pytest.fixture(scope="module")
 def kube(control_plane: ControlPlane) -> ControlPlane:
     """The session's control plane with the CRDs installed and established."""
-    control_plane.kubectl("apply", "-f", str(CRDS))
-    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                          f"crd/tasks.{GROUP}", f"crd/taskqueues.{GROUP}")
+    control_plane.install_crds()
     return control_plane
 
 

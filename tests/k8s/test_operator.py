@@ -34,9 +34,7 @@ pytestmark = pytest.mark.timeout(240)
 def kube(control_plane: ControlPlane, cluster: Cluster) -> ControlPlane:
     """The control plane with the CRDs, and the controllers (each test's namespace is
     deleted at its end by the namespace controller)."""
-    control_plane.kubectl("apply", "-f", str(ROOT / "crds"))
-    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                          f"crd/tasks.{GROUP}", f"crd/taskqueues.{GROUP}")
+    control_plane.install_crds()
     return control_plane
 
 

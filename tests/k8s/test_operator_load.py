@@ -16,8 +16,8 @@ import pytest
 
 from kubetask.etcd_process import EtcdProcess
 from tests.k8s.apiserver_metrics import CallKey, per_object_calls, request_totals, table
-from tests.k8s.cluster import ROOT, ControlPlane
-from tests.k8s.test_operator import EXAMPLES, GROUP, Processes, task_docs, tasks, wait_for
+from tests.k8s.cluster import ControlPlane
+from tests.k8s.test_operator import EXAMPLES, Processes, task_docs, tasks, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -31,9 +31,7 @@ STATS_INTERVAL = 5.0  # the operator's TaskQueue status refresh (OperatorSetting
 
 @pytest.fixture(scope="module")
 def kube(control_plane: ControlPlane) -> ControlPlane:
-    control_plane.kubectl("apply", "-f", str(ROOT / "crds"))
-    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                          f"crd/tasks.{GROUP}", f"crd/taskqueues.{GROUP}")
+    control_plane.install_crds()
     return control_plane
 
 

@@ -20,7 +20,7 @@ from kubetask.operator.kube import KubeApi
 from kubetask.operator.queues import apply_workers
 from kubetask.worker import WorkerSettings
 from tests.harness import InProcessSystem
-from tests.k8s.cluster import ROOT, ControlPlane
+from tests.k8s.cluster import ControlPlane
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -123,9 +123,7 @@ async def test_scaling_disabled_leaves_the_replicas_to_whoever_sets_them(
         control_plane: ControlPlane, kube_api: KubeApi, k8s_ns: str) -> None:
     """`spec.scaling.enabled: false`: the operator's apply no longer sets spec.replicas, so
     what an HPA or KEDA (here: kubectl scale) sets stays."""
-    control_plane.kubectl("apply", "-f", str(ROOT / "crds"))
-    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                          "crd/taskqueues.kubetask.io")
+    control_plane.install_crds()
     control_plane.kubectl("apply", "-n", k8s_ns, "-f", "-", input=json.dumps({
         "apiVersion": "kubetask.io/v1alpha1", "kind": "TaskQueue", "metadata": {"name": "q"},
         "spec": {"scaling": {"minReplicas": 3, "maxReplicas": 5}}}))
