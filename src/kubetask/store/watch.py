@@ -108,7 +108,8 @@ class Watch:
         if self.next_revision == 0 and self._relist is not None:
             self.next_revision = await self._relist() + 1
         while not self._closed.is_set():
-            self._call = call = self._store.watch_stub.Watch(self._requests())
+            metadata = await self._store.call_metadata()  # the auth token, if any
+            self._call = call = self._store.watch_stub.Watch(self._requests(), metadata=metadata)
             delay = 0.0
             try:
                 async for response in call:
@@ -147,7 +148,7 @@ class Watch:
         """The delay before reconnecting (0: closed meanwhile); raises on a lasting error."""
         if self._closed.is_set():
             return 0.0
-        if exc.code() not in _RETRYABLE:
+        if exc.code() not in _RETRYABLE and not self._store.forget_stale_token(exc):
             raise StoreError(f"watch on {self._key} failed: {exc.details()}") from exc
         self.reconnects += 1
         delay = backoff.next()
