@@ -59,7 +59,7 @@ def refused(exc: grpc.aio.AioRpcError, what: str, credentials: EtcdCredentials) 
     who = credentials.user or ("the client certificate's CN" if credentials.cert else None)
     if exc.code() == grpc.StatusCode.PERMISSION_DENIED or "permission denied" in details:
         return StoreError(f"{what}: etcd denied permission to {who or 'an anonymous client'}"
-                          " (its role does not grant this key range)")
+                          " (its etcd roles do not grant it)")
     if "user name is empty" in details or "user name not found" in details:
         return StoreError(f"{what}: etcd requires authentication: {_FIX}")
     if "authentication failed" in details:
