@@ -7,16 +7,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kubetask.errors import StoreError
 from kubetask.etcd_process import EtcdProcess, find_etcd, free_port
 from kubetask.model import EtcdCredentials
-from kubetask.store import Get, Keyspace, Store
+from kubetask.store import Get, Keyspace, Store, Watch
 from kubetask.store.roles import create_roles, create_user, enable_auth, layout, role_name
 from tests.conftest import ROOT, run_cli
 from tests.harness import Proc
@@ -43,7 +47,6 @@ class SecureEtcd(EtcdProcess):
         return [*command, "--listen-metrics-urls", f"http://127.0.0.1:{self.metrics_port}"]
 
     def healthy(self) -> bool:
-        import urllib.request
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/health",
                                         timeout=1) as response:
@@ -160,6 +163,27 @@ def assert_refused(env: dict[str, str], expected: str) -> None:
         assert len(lines) == 1 and expected in lines[0], (command, result.stderr)
 
 
+def dashboard_tasks(tmp_path: Path, processes: list[Proc], env: dict[str, str]) -> Any:
+    """The task list a `kubetask dashboard` (on any free port) serves over its API."""
+    log = tmp_path / "dashboard.log"
+    processes.append(Proc(["dashboard", "--port=0"], env, log))
+    deadline = time.monotonic() + 30
+    while not (found := re.search(r"dashboard: (http://\S+/) ", log.read_text())):
+        assert time.monotonic() < deadline and processes[-1].popen.poll() is None, log.read_text()
+        time.sleep(0.1)
+    with urllib.request.urlopen(f"{found.group(1)}api/v1/tasks", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_the_dashboard_reads_over_tls(tls: Tls, tmp_path: Path,
+                                      processes: list[Proc]) -> None:
+    env = tls_env(tls, "tls-board")
+    submitted = run_cli(["client", "--type=echo", "--name=seen"], env)
+    assert submitted.returncode == 0, submitted.stderr
+    listed = dashboard_tasks(tmp_path, processes, env)
+    assert [t["name"] for t in listed["tasks"]] == ["seen"], listed
+
+
 def test_tls_etcd_refuses_clients_without_the_right_certificates(tls: Tls) -> None:
     admin = EtcdCredentials(cacert=str(tls.pki.ca.cert), cert=str(tls.client.cert),
                             key=str(tls.client.key))
@@ -232,3 +256,16 @@ async def test_an_expired_token_is_replaced(worker_store: Store) -> None:
     await worker_store.put(keys.worker("a", "w2"), b"2")  # refreshed, then written
     assert worker_store._auth is not None and worker_store._auth.token not in (None, first)
     assert (await worker_store.get(keys.worker("a", "w2"))).value == b"2"  # type: ignore[union-attr]
+
+
+async def test_a_watch_opened_with_an_expired_token_still_sees_events(
+        worker_store: Store) -> None:
+    keys = Keyspace(namespace="auth")
+    revision = await worker_store.put(keys.worker("a", "w3"), b"1")
+    await asyncio.sleep(3.5)  # --auth-token-ttl 2: the store's token is gone in etcd
+    watch = Watch(worker_store, keys.workers("a"), prefix=True, start_revision=revision)
+    async with asyncio.timeout(20):
+        async for batch in watch:
+            assert [e.kv.key for e in batch] == [keys.worker("a", "w3")]
+            break
+    watch.close()

@@ -48,8 +48,9 @@ def channel_credentials(credentials: EtcdCredentials) -> grpc.ChannelCredentials
                                         certificate_chain=chain)
 
 
-def is_stale_token(exc: grpc.aio.AioRpcError) -> bool:
-    details = exc.details() or ""
+def is_stale_token(exc: grpc.aio.AioRpcError | str) -> bool:
+    """True if etcd's error (or a watch's cancel reason) says the token is no longer good."""
+    details = exc if isinstance(exc, str) else exc.details() or ""
     return any(message in details for message in _STALE_TOKEN)
 
 

@@ -198,8 +198,9 @@ class Store(Lifecycle):
             await self._auth.refresh(self._require_channel(), timeout=timeout or self.timeout)
         return self._auth.metadata()
 
-    def forget_stale_token(self, exc: grpc.aio.AioRpcError) -> bool:
-        """True if `exc` says the token is stale: it is dropped, the next call fetches one."""
+    def forget_stale_token(self, exc: grpc.aio.AioRpcError | str) -> bool:
+        """True if `exc` (or a watch's cancel reason) says the token is stale: it is
+        dropped, the next call fetches one."""
         if self._auth is None or not is_stale_token(exc):
             return False
         self._auth.forget()
