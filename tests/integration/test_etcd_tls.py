@@ -20,7 +20,7 @@ import pytest
 from kubetask.errors import StoreError
 from kubetask.etcd_process import EtcdProcess, find_etcd, free_port
 from kubetask.model import EtcdCredentials
-from kubetask.store import Get, Keyspace, Store, Watch
+from kubetask.store import Get, Keyspace, LeaseKeeper, Store, Watch
 from kubetask.store.roles import create_roles, create_user, enable_auth, layout, role_name
 from tests.conftest import ROOT, run_cli
 from tests.harness import Proc
@@ -269,3 +269,36 @@ async def test_a_watch_opened_with_an_expired_token_still_sees_events(
             assert [e.kv.key for e in batch] == [keys.worker("a", "w3")]
             break
     watch.close()
+
+
+async def test_a_lease_outlives_its_token(worker_store: Store) -> None:
+    keeper = LeaseKeeper(worker_store, 2, name="probe")
+    await keeper.start()
+    try:
+        await asyncio.sleep(5)  # over two TTLs of the lease and of the token (2 s each)
+        assert not keeper.lost.is_set()
+        assert await worker_store.time_to_live(keeper.id) > 0
+    finally:
+        await keeper.stop()
+
+
+async def test_several_named_endpoints_are_resolved_at_start_and_verified_by_name(
+        tls: Tls) -> None:
+    credentials = EtcdCredentials(cacert=str(tls.pki.ca.cert), cert=str(tls.client.cert),
+                                  key=str(tls.client.key))
+    named = [tls.etcd.endpoint, f"localhost:{tls.etcd.client_port}"]
+    store = Store(named, credentials=credentials, connect_timeout=5)
+    assert store._target is None  # nothing resolved in the constructor
+    async with store:
+        assert await store.revision() > 0
+
+
+@pytest.mark.parametrize("command", [["worker", "--queue=a"], ["scheduler", "--queue=a"],
+                                     ["dashboard", "--port=0"]])
+def test_long_running_components_exit_on_a_wrong_password(auth_etcd: SecureEtcd,
+                                                         command: list[str]) -> None:
+    env = env_of(auth_etcd.endpoint, "auth", user="worker-a", password="wrong")
+    result = run_cli(command, env, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "kubetask: error: etcd refused user 'worker-a': wrong user name or password"]

@@ -19,7 +19,7 @@ import grpc
 import grpc.aio
 from etcd3aio import _protobuf as pb
 
-from kubetask.errors import StoreError, ValidationError
+from kubetask.errors import AuthenticationFailed, StoreError, ValidationError
 from kubetask.model import EtcdCredentials
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,9 @@ def refused(exc: grpc.aio.AioRpcError, what: str, credentials: EtcdCredentials) 
         return StoreError(f"{what}: etcd denied permission to {who or 'an anonymous client'}"
                           " (its etcd roles do not grant it)")
     if "user name is empty" in details or "user name not found" in details:
-        return StoreError(f"{what}: etcd requires authentication: {_FIX}")
+        return AuthenticationFailed(f"{what}: etcd requires authentication: {_FIX}")
     if "authentication failed" in details:
-        return StoreError(f"etcd refused user {credentials.user!r}: wrong user name or "
+        return AuthenticationFailed(f"etcd refused user {credentials.user!r}: wrong user name or "
                           "password")
     return None
 

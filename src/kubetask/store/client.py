@@ -19,7 +19,13 @@ import grpc
 import grpc.aio
 from etcd3aio import _protobuf as pb
 
-from kubetask.errors import LeaseLost, StoreError, StoreUnavailable, TransactionTooLarge
+from kubetask.errors import (
+    AuthenticationFailed,
+    LeaseLost,
+    StoreError,
+    StoreUnavailable,
+    TransactionTooLarge,
+)
 from kubetask.model.backoff import Backoff
 from kubetask.model.credentials import EtcdCredentials
 from kubetask.service import Lifecycle
@@ -144,6 +150,8 @@ class Store(Lifecycle):
         if self.connect_timeout is not None:
             await self._wait_connected(self.connect_timeout)
             await self._authenticate_now(self.connect_timeout)
+        elif self.credentials.user or self.credentials.cert:
+            await self._check_credentials()
 
     async def _open_channel(self) -> grpc.aio.Channel:
         target = self._target or await resolve_target(
@@ -155,6 +163,19 @@ class Store(Lifecycle):
         if self._target is None:  # resolved here: TLS checks the first endpoint's name
             options.append(("grpc.ssl_target_name_override", self.endpoints[0].rsplit(":", 1)[0]))
         return grpc.aio.secure_channel(target, tls, options=options)
+
+    async def _check_credentials(self) -> None:
+        """Long-running processes: credentials etcd refuses (a wrong password, none where
+        etcd wants some) raise StoreError now, so the process exits with it instead of
+        retrying forever; an etcd not reachable yet is left to the calls' own patience."""
+        try:
+            await self._call(self.decode_kv.Range, pb.RangeRequest(key=b"\x00", count_only=True),
+                             what="authentication", retry=False)
+        except AuthenticationFailed:
+            await self.stop()
+            raise
+        except StoreError as exc:  # unreachable yet, or a role without the probe's key
+            log.debug("credentials check: %s", exc)
 
     async def _authenticate_now(self, timeout: float) -> None:
         """Fail fast on a wrong user or password (one-shot commands)."""
