@@ -37,7 +37,7 @@ def etcd_secret_parts(secret: str) -> tuple[list[dict[str, Any]], dict[str, Any]
     files = {"CACERT": "ca.crt", "CERT": "tls.crt", "KEY": "tls.key"}
     env: list[dict[str, Any]] = [
         {"name": f"KUBETASK_ETCD_{name}", "value": f"{ETCD_TLS_DIR}/{file}"}
-           for name, file in files.items()]
+        for name, file in files.items()]
     env += [{"name": "KUBETASK_ETCD_USER", "valueFrom": {"secretKeyRef": {
                 "name": secret, "key": "username", "optional": True}}},
             {"name": "KUBETASK_ETCD_PASSWORD_FILE", "value": f"{ETCD_TLS_DIR}/password"}]
