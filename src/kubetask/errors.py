@@ -19,6 +19,10 @@ class StoreUnavailable(StoreError):
     """etcd could not be reached (or did not answer in time); the outcome may be unknown."""
 
 
+class AuthenticationFailed(StoreError):
+    """etcd refused the credentials: a wrong user or password, or none where it wants some."""
+
+
 class TransactionTooLarge(StoreError):
     """A transaction over etcd's per-transaction operation limit; it was never sent."""
 

@@ -14,14 +14,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from kubetask.client import parse_endpoints
+from kubetask.model import EtcdCredentials
 from kubetask.scheduler import Scheduler, SchedulerSettings, TermMetrics
 from kubetask.store import Keyspace, Store
 from kubetask.worker import ExecutorRegistry, Worker, WorkerMetrics, WorkerSettings
 
 
 @asynccontextmanager
-async def _store(endpoints: str) -> AsyncIterator[Store]:
-    store = Store(parse_endpoints(endpoints))
+async def _store(endpoints: str, credentials: EtcdCredentials | None) -> AsyncIterator[Store]:
+    store = Store(parse_endpoints(endpoints), credentials=credentials)
     await store.start()
     try:
         yield store
@@ -31,16 +32,18 @@ async def _store(endpoints: str) -> AsyncIterator[Store]:
 
 @asynccontextmanager
 async def scheduler(endpoints: str, namespace: str, settings: SchedulerSettings,
-                    metrics: TermMetrics | None = None) -> AsyncIterator[Scheduler]:
+                    metrics: TermMetrics | None = None,
+                    credentials: EtcdCredentials | None = None) -> AsyncIterator[Scheduler]:
     """A scheduler (not started) on its own connection, closed on exit."""
-    async with _store(endpoints) as store:
+    async with _store(endpoints, credentials) as store:
         yield Scheduler(store, Keyspace(namespace=namespace), settings, metrics)
 
 
 @asynccontextmanager
 async def worker(endpoints: str, namespace: str, settings: WorkerSettings,
                  registry: ExecutorRegistry | None = None,
-                 metrics: WorkerMetrics | None = None) -> AsyncIterator[Worker]:
+                 metrics: WorkerMetrics | None = None,
+                 credentials: EtcdCredentials | None = None) -> AsyncIterator[Worker]:
     """A worker (not started) on its own connection, closed on exit."""
-    async with _store(endpoints) as store:
+    async with _store(endpoints, credentials) as store:
         yield Worker(store, Keyspace(namespace=namespace), settings, registry, metrics)

@@ -54,3 +54,30 @@ def test_the_pod_meets_the_restricted_pod_security_standard_with_a_read_only_roo
     (tmp,) = pod["volumes"]
     assert found["volumeMounts"] == [{"name": tmp["name"], "mountPath": "/tmp"}]
     assert "emptyDir" in tmp
+
+
+def test_the_etcd_secret_is_mounted_read_only_and_named_by_paths_never_in_args() -> None:
+    body = {"metadata": {"name": "emails", "namespace": "ns", "uid": "u-1"}, "spec": {}}
+    made = worker_deployment(body, etcd_endpoints="etcd:2379", default_image="img",
+                             etcd_tls_secret="etcd-{queue}")
+    pod = made["spec"]["template"]["spec"]
+    (worker,) = pod["containers"]
+    assert {"name": "etcd-tls", "secret": {"secretName": "etcd-emails", "defaultMode": 0o440}
+            } in pod["volumes"]
+    assert {"name": "etcd-tls", "mountPath": "/etc/kubetask/etcd", "readOnly": True
+            } in worker["volumeMounts"]
+    env = {e["name"]: e.get("value") or e["valueFrom"] for e in worker["env"]}
+    assert env["KUBETASK_ETCD_CACERT"] == "/etc/kubetask/etcd/ca.crt"
+    assert env["KUBETASK_ETCD_CERT"] == "/etc/kubetask/etcd/tls.crt"
+    assert env["KUBETASK_ETCD_KEY"] == "/etc/kubetask/etcd/tls.key"
+    assert env["KUBETASK_ETCD_PASSWORD_FILE"] == "/etc/kubetask/etcd/password"
+    assert env["KUBETASK_ETCD_USER"] == {"secretKeyRef": {
+        "name": "etcd-emails", "key": "username", "optional": True}}
+    assert "KUBETASK_ETCD_PASSWORD" not in env
+    assert not any("etcd/" in arg or "password" in arg for arg in worker["args"])
+
+
+def test_without_an_etcd_secret_nothing_is_mounted() -> None:
+    found = container()
+    assert [m["name"] for m in found["volumeMounts"]] == ["tmp"]
+    assert not any(e["name"].startswith("KUBETASK_ETCD_") for e in found["env"])

@@ -7,7 +7,7 @@ import asyncio
 import click
 
 from kubetask.cli.logconfig import configure
-from kubetask.cli.options import etcd_options, log_options
+from kubetask.cli.options import etcd_credentials, etcd_options, log_options
 from kubetask.cli.runner import serve
 
 
@@ -34,6 +34,7 @@ def dashboard(etcd_endpoints: str, namespace: str, host: str, port: int, allow_w
 
     settings = DashboardSettings(
         etcd_endpoints=etcd_endpoints, namespace=namespace, host=host, port=port,
+        etcd_credentials=etcd_credentials(),
         allow_writes=allow_writes, token=token or None)
     board = Dashboard(settings)
     listening = False

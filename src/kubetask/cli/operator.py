@@ -6,7 +6,7 @@ import click
 
 from kubetask import metrics
 from kubetask.cli.logconfig import configure
-from kubetask.cli.options import NameType, log_options
+from kubetask.cli.options import NameType, etcd_credentials, etcd_security_options, log_options
 from kubetask.cli.processes import metrics_options, start_metrics
 
 
@@ -21,6 +21,11 @@ from kubetask.cli.processes import metrics_options, start_metrics
 @click.option("--worker-image", default="kubetask/worker:latest", show_default=True,
               envvar="KUBETASK_WORKER_IMAGE",
               help="Image of the worker Deployments (a TaskQueue's spec.worker.image wins).")
+@etcd_security_options
+@click.option("--etcd-tls-secret", default=None, envvar="KUBETASK_ETCD_TLS_SECRET",
+              metavar="NAME", help="Secret (ca.crt, tls.crt, tls.key; optional username, "
+              "password) mounted into the worker pods for etcd; {queue} in NAME is the "
+              "TaskQueue's name (one etcd role per queue).")
 @click.option("--health-port", type=click.IntRange(1, 65535), default=None,
               envvar="KUBETASK_HEALTH_PORT",
               help="Serve kopf's liveness probe at http://HOST:PORT/healthz (default: off).")
@@ -29,7 +34,8 @@ from kubetask.cli.processes import metrics_options, start_metrics
 @metrics_options
 @log_options
 def operator(etcd_endpoints: str, namespace: str | None, worker_image: str,
-             health_port: int | None, health_host: str, metrics_port: int | None, metrics_host: str,
+             etcd_tls_secret: str | None, health_port: int | None, health_host: str,
+             metrics_port: int | None, metrics_host: str,
              log_level: str, log_format: str) -> None:
     """Run the Kubernetes operator: Task and TaskQueue resources mirrored into etcd.
 
@@ -46,7 +52,9 @@ def operator(etcd_endpoints: str, namespace: str | None, worker_image: str,
     try:
         run_operator(OperatorSettings(etcd_endpoints=etcd_endpoints, namespace=namespace,
                                       worker_image=worker_image, health_port=health_port,
-                                      health_host=health_host), hooks)
+                                      health_host=health_host,
+                                      etcd_credentials=etcd_credentials(),
+                                      etcd_tls_secret=etcd_tls_secret), hooks)
     finally:
         if endpoint is not None:
             endpoint.close()

@@ -6,12 +6,14 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from kubetask.errors import ValidationError
-from kubetask.model import Priority, validate_name
+from kubetask.model import EtcdCredentials, Priority, validate_name
+from kubetask.model.credentials import ENV_PASSWORD
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,7 +50,50 @@ class PriorityType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
             self.fail(str(exc), param, ctx)
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    ctx.meta[f"kubetask.{param.name}"] = value
+    return value
+
+
+def etcd_security_options(f: F) -> F:
+    """TLS and etcd-user options, kept in the context: read them with etcd_credentials()."""
+    for flag, env, text in reversed([
+            ("--etcd-cacert", "KUBETASK_ETCD_CACERT", "CA certificate (PEM) that verifies "
+             "etcd's serving certificate; turns TLS on."),
+            ("--etcd-cert", "KUBETASK_ETCD_CERT", "Client certificate (PEM) for etcd's "
+             "client-certificate auth (its CN is the etcd user); needs --etcd-key."),
+            ("--etcd-key", "KUBETASK_ETCD_KEY", "Private key (PEM) of --etcd-cert."),
+            ("--etcd-user", "KUBETASK_ETCD_USER", "etcd user (auth enabled in etcd); the "
+             f"password comes from {ENV_PASSWORD} or --etcd-password-file."),
+            ("--etcd-password-file", "KUBETASK_ETCD_PASSWORD_FILE",
+             "File holding the etcd user's password (read when a user is set).")]):
+        f = click.option(flag, envvar=env, default=None, metavar="PATH" if "user" not in flag
+                         else "NAME", expose_value=False, callback=_remember, help=text)(f)
+    return f
+
+
+def etcd_credentials() -> EtcdCredentials:
+    """The current command's etcd credentials (flags, KUBETASK_* variables, password file)."""
+    meta = click.get_current_context().meta
+    user = meta.get("kubetask.etcd_user")
+    password = os.environ.get(ENV_PASSWORD) or None
+    password_file = meta.get("kubetask.etcd_password_file")
+    if user and password_file:
+        try:
+            password = Path(password_file).read_text().rstrip("\r\n")
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {password_file}: {exc.strerror or exc}",
+                                     param_hint="--etcd-password-file") from None
+    try:
+        return EtcdCredentials(cacert=meta.get("kubetask.etcd_cacert"),
+                               cert=meta.get("kubetask.etcd_cert"),
+                               key=meta.get("kubetask.etcd_key"), user=user, password=password)
+    except ValidationError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def etcd_options(f: F) -> F:
+    f = etcd_security_options(f)
     f = click.option("--namespace", default="default", show_default=True,
                      envvar="KUBETASK_NAMESPACE", type=NameType("namespace"),
                      help="Tenant: keeps queues of several namespaces apart in one etcd.")(f)

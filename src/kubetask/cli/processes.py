@@ -13,7 +13,14 @@ import click
 
 from kubetask import metrics, standalone
 from kubetask.cli.logconfig import configure
-from kubetask.cli.options import NameType, etcd_options, generated_id, log_options, queue_option
+from kubetask.cli.options import (
+    NameType,
+    etcd_credentials,
+    etcd_options,
+    generated_id,
+    log_options,
+    queue_option,
+)
 from kubetask.cli.runner import serve
 from kubetask.model import RetryPolicy
 from kubetask.scheduler import Scheduler, SchedulerSettings
@@ -145,7 +152,8 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
 
     hooks, endpoint = start_metrics(partial(metrics.scheduler_metrics, queue), metrics_port,
                                     metrics_host)
-    run_component(standalone.scheduler(etcd_endpoints, namespace, settings, hooks), endpoint)
+    run_component(standalone.scheduler(etcd_endpoints, namespace, settings, hooks,
+                                       credentials=etcd_credentials()), endpoint)
 
 
 @click.command()
@@ -198,5 +206,6 @@ def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
                                                 cap_seconds=retry_cap))
 
     hooks, endpoint = start_metrics(metrics.worker_metrics, metrics_port, metrics_host)
-    run_component(standalone.worker(etcd_endpoints, namespace, settings, registry, hooks),
+    run_component(standalone.worker(etcd_endpoints, namespace, settings, registry, hooks,
+                                    credentials=etcd_credentials()),
                   endpoint, None if health_port is None else (health_host, health_port))

@@ -16,6 +16,7 @@ from kubetask.model import (
     HISTORY_BUCKET_SECONDS,
     HISTORY_BUCKETS,
     TASK_ID_LENGTH,
+    EtcdCredentials,
     QueueConfig,
     Task,
     TaskState,
@@ -48,12 +49,14 @@ class AsyncClient(Lifecycle):
 
     def __init__(self, endpoints: str | Sequence[str] = "localhost:2379", *,
                  namespace: str = "default", prefix: str = "/kubetask/",
-                 timeout: float = 5.0, connect_timeout: float | None = None) -> None:
+                 timeout: float = 5.0, connect_timeout: float | None = None,
+                 credentials: EtcdCredentials | None = None) -> None:
         """`connect_timeout`: connect() fails unless etcd answers within it (default: no
-        check; the first call waits for etcd up to `timeout`)."""
+        check; the first call waits for etcd up to `timeout`). `credentials`: TLS files and
+        etcd user (`EtcdCredentials.from_env(os.environ)` reads the KUBETASK_ETCD_* ones)."""
         self._keys = Keyspace(prefix, validate_name("namespace", namespace))
         self._store = Store(parse_endpoints(endpoints), timeout=timeout,
-                            connect_timeout=connect_timeout)
+                            connect_timeout=connect_timeout, credentials=credentials)
         self._producer = Producer(self._store, self._keys)
         self._reader = Reader(self._store, self._keys)
         self._queue_configs = QueueConfigs(self._store, self._keys)

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from kubetask.client.aio import AsyncClient
 from kubetask.client.spec import TaskSpec
 from kubetask.client.stats import QueueStats
-from kubetask.model import QueueConfig, Task, TaskState, WorkerInfo
+from kubetask.model import EtcdCredentials, QueueConfig, Task, TaskState, WorkerInfo
 
 T = TypeVar("T")
 
@@ -27,12 +27,13 @@ class Client:
 
     def __init__(self, endpoints: str | Sequence[str] = "localhost:2379", *,
                  namespace: str = "default", prefix: str = "/kubetask/",
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, credentials: EtcdCredentials | None = None) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
                                         name="kubetask-client")
         self._thread.start()
-        self._aio = AsyncClient(endpoints, namespace=namespace, prefix=prefix, timeout=timeout)
+        self._aio = AsyncClient(endpoints, namespace=namespace, prefix=prefix, timeout=timeout,
+                                credentials=credentials)
         self._run(self._aio.connect())
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:

@@ -9,6 +9,7 @@ from kubetask.model.attempt import (
     check_attempt_transition,
 )
 from kubetask.model.backoff import Backoff, RetryPolicy
+from kubetask.model.credentials import EtcdCredentials
 from kubetask.model.ids import (
     MIN_TASK_ID_PREFIX,
     TASK_ID_LENGTH,
@@ -55,6 +56,7 @@ __all__ = [
     "AttemptState",
     "AttemptStateError",
     "Backoff",
+    "EtcdCredentials",
     "Outcome",
     "OutcomeKind",
     "Priority",

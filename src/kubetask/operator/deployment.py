@@ -23,12 +23,31 @@ READINESS_PROBE = {"httpGet": {"path": "/readyz", "port": "health"}, "periodSeco
                    "timeoutSeconds": 3, "failureThreshold": 2}
 
 
+ETCD_TLS_DIR = "/etc/kubetask/etcd"  # the --etcd-tls-secret's files, read-only
+
+
 def deployment_name(queue: str) -> str:
     return f"{queue}-workers"
 
 
+def etcd_secret_parts(secret: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The env and the volume that give a worker the etcd Secret `secret` (cert-manager's
+    layout: ca.crt, tls.crt, tls.key; optional username and password for etcd's user auth).
+    Files in a volume and paths in the environment: no secret in args or env values."""
+    files = {"CACERT": "ca.crt", "CERT": "tls.crt", "KEY": "tls.key"}
+    env: list[dict[str, Any]] = [
+        {"name": f"KUBETASK_ETCD_{name}", "value": f"{ETCD_TLS_DIR}/{file}"}
+        for name, file in files.items()]
+    env += [{"name": "KUBETASK_ETCD_USER", "valueFrom": {"secretKeyRef": {
+                "name": secret, "key": "username", "optional": True}}},
+            {"name": "KUBETASK_ETCD_PASSWORD_FILE", "value": f"{ETCD_TLS_DIR}/password"}]
+    volume = {"name": "etcd-tls", "secret": {"secretName": secret, "defaultMode": 0o440}}
+    return env, volume
+
+
 def worker_deployment(body: Mapping[str, Any], *, etcd_endpoints: str,
-                      default_image: str) -> dict[str, Any]:
+                      default_image: str, etcd_tls_secret: str | None = None,
+                      ) -> dict[str, Any]:
     """The Deployment the operator keeps for the TaskQueue `body` (replicas = minReplicas)."""
     meta, spec = body["metadata"], body.get("spec") or {}
     queue, namespace = meta["name"], meta["namespace"]
@@ -58,6 +77,13 @@ def worker_deployment(body: Mapping[str, Any], *, etcd_endpoints: str,
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}
     if worker.get("resources"):
         container["resources"] = worker["resources"]
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
+    if etcd_tls_secret:  # "{queue}" in the name: one Secret (one etcd role) per queue
+        secret_env, volume = etcd_secret_parts(etcd_tls_secret.replace("{queue}", queue))
+        env.extend(secret_env)
+        volumes.append(volume)
+        container["volumeMounts"].append({"name": "etcd-tls", "mountPath": ETCD_TLS_DIR,
+                                          "readOnly": True})
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": deployment_name(queue), "namespace": namespace, "labels": labels,
@@ -77,6 +103,6 @@ def worker_deployment(body: Mapping[str, Any], *, etcd_endpoints: str,
                     "securityContext": {"runAsNonRoot": True, "runAsUser": WORKER_USER,
                                         "runAsGroup": WORKER_USER, "fsGroup": WORKER_USER,
                                         "seccompProfile": {"type": "RuntimeDefault"}},
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+                    "volumes": volumes,
                     "containers": [container]}}},
     }

@@ -71,11 +71,12 @@ async def apply_queue(tasks: NamespaceTasks, schedulers: Schedulers, body: Any) 
 
 
 async def apply_workers(kube: KubeApi, body: Any, replicas: int | None, *,
-                        etcd_endpoints: str, default_image: str) -> dict[str, Any]:
+                        etcd_endpoints: str, default_image: str,
+                        etcd_tls_secret: str | None = None) -> dict[str, Any]:
     """Create or repair the queue's worker Deployment with `replicas` (None: the field is
     not ours, an HPA or KEDA sets it); its replica counts for the status."""
     manifest = worker_deployment(body, etcd_endpoints=etcd_endpoints,
-                                 default_image=default_image)
+                                 default_image=default_image, etcd_tls_secret=etcd_tls_secret)
     if replicas is None:
         del manifest["spec"]["replicas"]
     else:

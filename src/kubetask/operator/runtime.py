@@ -41,7 +41,8 @@ class Operator:
         self.failure: ServiceFailed | None = None
         self._namespaces: dict[str, NamespaceTasks] = {}
         self._lock = asyncio.Lock()
-        self._schedulers = queues.Schedulers(Store(parse_endpoints(settings.etcd_endpoints)),
+        self._schedulers = queues.Schedulers(Store(parse_endpoints(settings.etcd_endpoints),
+                                                   credentials=settings.etcd_credentials),
                                              node_id(), self.hooks.scheduler)
 
     def configure(self, kopf_settings: kopf.OperatorSettings) -> None:
@@ -85,7 +86,8 @@ class Operator:
         async with self._lock:
             found = self._namespaces.get(namespace)
             if found is None:
-                client = AsyncClient(self.settings.etcd_endpoints, namespace=namespace)
+                client = AsyncClient(self.settings.etcd_endpoints, namespace=namespace,
+                                     credentials=self.settings.etcd_credentials)
                 found = NamespaceTasks(namespace, client, self.kube,
                                        linger=self.settings.status_linger, hooks=self.hooks,
                                        on_failure=self.fail)
@@ -106,7 +108,8 @@ class Operator:
     async def apply_workers(self, body: Any) -> dict[str, Any]:
         return await queues.apply_workers(self.kube, body, self._scaling.replicas(body),
                                           etcd_endpoints=self.settings.etcd_endpoints,
-                                          default_image=self.settings.worker_image)
+                                          default_image=self.settings.worker_image,
+                                          etcd_tls_secret=self.settings.etcd_tls_secret)
 
     async def remove_queue(self, namespace: str, name: str) -> None:
         await self._schedulers.remove(namespace, name)

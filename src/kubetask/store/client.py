@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -18,9 +19,17 @@ import grpc
 import grpc.aio
 from etcd3aio import _protobuf as pb
 
-from kubetask.errors import LeaseLost, StoreError, StoreUnavailable, TransactionTooLarge
+from kubetask.errors import (
+    AuthenticationFailed,
+    LeaseLost,
+    StoreError,
+    StoreUnavailable,
+    TransactionTooLarge,
+)
 from kubetask.model.backoff import Backoff
+from kubetask.model.credentials import EtcdCredentials
 from kubetask.service import Lifecycle
+from kubetask.store.auth import TokenAuth, channel_credentials, is_stale_token, refused
 from kubetask.store.keys import prefix_end
 from kubetask.store.limits import batches, check_txn
 from kubetask.store.ops import (
@@ -51,26 +60,57 @@ _GRPC_OPTIONS = [
 ]
 
 
-def channel_target(endpoints: Sequence[str]) -> str:
-    """A gRPC target over all endpoints (names resolved now), balanced round robin."""
-    addresses: list[str] = []
-    for endpoint in endpoints:
-        endpoint = endpoint.strip().removeprefix("http://").removeprefix("https://")
-        if not endpoint:
-            continue
-        host, _, port = endpoint.rpartition(":")
-        if not host or not port.isdigit():
-            raise StoreError(f"etcd endpoint {endpoint!r} must look like host:port")
-        try:
-            infos = socket.getaddrinfo(host, int(port), socket.AF_INET, socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise StoreUnavailable(f"cannot resolve etcd endpoint {endpoint!r}: {exc}") from exc
-        address = f"{infos[0][4][0]}:{port}"
-        if address not in addresses:
-            addresses.append(address)
-    if not addresses:
+def _host_port(endpoint: str) -> tuple[str, str]:
+    endpoint = endpoint.strip().removeprefix("http://").removeprefix("https://")
+    host, _, port = endpoint.rpartition(":")
+    if not host or not port.isdigit() or "/" in endpoint:
+        raise StoreError(f"etcd endpoint {endpoint!r} must look like host:port")
+    return host, port
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def channel_target(endpoints: Sequence[str]) -> str | None:
+    """A gRPC target over all endpoints, balanced round robin, resolved by nobody here.
+
+    IP addresses: an `ipv4:`/`ipv6:` list. One name: `dns:///name:port`, which gRPC
+    resolves (asynchronously, again on reconnect: a StatefulSet pod's new IP is found) and
+    TLS verifies as the server name. Several names: None, see `resolve_target`.
+    """
+    pairs = [_host_port(e) for e in endpoints if e.strip()]
+    if not pairs:
         raise StoreError("no etcd endpoints given")
-    return "ipv4:" + ",".join(addresses)
+    if all(_is_ip(host) for host, _ in pairs):
+        hosts = [f"{host}:{port}" for host, port in pairs]
+        scheme = "ipv6:" if all(host.startswith("[") for host, _ in pairs) else "ipv4:"
+        return scheme + ",".join(dict.fromkeys(hosts))
+    if len(pairs) == 1:
+        host, port = pairs[0]
+        return f"dns:///{host}:{port}"
+    return None
+
+
+async def resolve_target(endpoints: Sequence[str], timeout: float) -> str:
+    """Several named endpoints: their IPv4 addresses, looked up without blocking the event
+    loop and within `timeout` (gRPC's target syntax has no list of names)."""
+    loop = asyncio.get_running_loop()
+    addresses: list[str] = []
+    for host, port in (_host_port(e) for e in endpoints if e.strip()):
+        try:
+            async with asyncio.timeout(timeout):
+                infos = await loop.getaddrinfo(host, int(port), family=socket.AF_INET,
+                                               type=socket.SOCK_STREAM)
+        except (OSError, TimeoutError) as exc:
+            raise StoreUnavailable(f"cannot resolve etcd endpoint {host}:{port}: "
+                                   f"{exc or 'no answer in time'}") from None
+        addresses.append(f"{infos[0][4][0]}:{port}")
+    return "ipv4:" + ",".join(dict.fromkeys(addresses))
 
 
 class Store(Lifecycle):
@@ -82,13 +122,16 @@ class Store(Lifecycle):
     """
 
     def __init__(self, endpoints: Sequence[str], *, timeout: float = 5.0,
-                 connect_timeout: float | None = None) -> None:
+                 connect_timeout: float | None = None,
+                 credentials: EtcdCredentials | None = None) -> None:
         self.endpoints = list(endpoints)
         self.timeout = timeout
         # When set, start() fails fast unless a connection is up within it (one-shot CLI
         # commands); unset, the first call waits for etcd up to `timeout` (and retries).
         self.connect_timeout = connect_timeout
-        self._target = channel_target(self.endpoints)
+        self.credentials = credentials or EtcdCredentials()
+        self._target = channel_target(self.endpoints)  # checks the endpoints, resolves none
+        self._auth = TokenAuth(self.credentials) if self.credentials.user else None
         self._channel: grpc.aio.Channel | None = None
         self.decode_kv: Any = None
         self._lease: Any = None
@@ -99,13 +142,50 @@ class Store(Lifecycle):
     async def start(self) -> None:
         if self._channel is not None:
             return
-        self._channel = grpc.aio.insecure_channel(self._target, options=_GRPC_OPTIONS)
+        self._channel = await self._open_channel()
         self.decode_kv = pb.KVStub(self._channel)
         self._lease = pb.LeaseStub(self._channel)
         self._watch = pb.WatchStub(self._channel)
         self._maintenance = pb.MaintenanceStub(self._channel)
         if self.connect_timeout is not None:
             await self._wait_connected(self.connect_timeout)
+            await self._authenticate_now(self.connect_timeout)
+        elif self.credentials.user or self.credentials.cert:
+            await self._check_credentials()
+
+    async def _open_channel(self) -> grpc.aio.Channel:
+        target = self._target or await resolve_target(
+            self.endpoints, self.connect_timeout or self.timeout)
+        options = list(_GRPC_OPTIONS)
+        tls = channel_credentials(self.credentials)
+        if tls is None:
+            return grpc.aio.insecure_channel(target, options=options)
+        if self._target is None:  # resolved here: TLS checks the first endpoint's name
+            options.append(("grpc.ssl_target_name_override", self.endpoints[0].rsplit(":", 1)[0]))
+        return grpc.aio.secure_channel(target, tls, options=options)
+
+    async def _check_credentials(self) -> None:
+        """Long-running processes: credentials etcd refuses (a wrong password, none where
+        etcd wants some) raise StoreError now, so the process exits with it instead of
+        retrying forever; an etcd not reachable yet is left to the calls' own patience."""
+        try:
+            await self._call(self.decode_kv.Range, pb.RangeRequest(key=b"\x00", count_only=True),
+                             what="authentication", retry=False)
+        except AuthenticationFailed:
+            await self.stop()
+            raise
+        except StoreError as exc:  # unreachable yet, or a role without the probe's key
+            log.debug("credentials check: %s", exc)
+
+    async def _authenticate_now(self, timeout: float) -> None:
+        """Fail fast on a wrong user or password (one-shot commands)."""
+        if self._auth is None:
+            return
+        try:
+            await self._auth.refresh(self._require_channel(), timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            await self.stop()
+            raise self._translate(exc, "authentication") from None
 
     async def _wait_connected(self, timeout: float) -> None:
         assert self._channel is not None
@@ -114,14 +194,46 @@ class Store(Lifecycle):
                 await self._channel.channel_ready()
         except TimeoutError:
             await self.stop()
+            tls = " (with TLS: check --etcd-cacert and the client certificate)" if (
+                self.credentials.tls) else ""
             raise StoreUnavailable(
                 f"no connection within {timeout:g}s to {', '.join(self.endpoints)}; "
-                "is etcd running there?") from None
+                f"is etcd running there?{tls}") from None
 
     async def stop(self) -> None:
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
+
+    def _require_channel(self) -> grpc.aio.Channel:
+        if self._channel is None:
+            raise StoreError("the etcd store is not started")
+        return self._channel
+
+    # --- auth ------------------------------------------------------------------
+    async def call_metadata(self, timeout: float | None = None) -> tuple[tuple[str, str], ...] | None:
+        """The metadata every call sends (the auth token, fetched if not yet known)."""
+        if self._auth is None:
+            return None
+        if self._auth.token is None:
+            await self._auth.refresh(self._require_channel(), timeout=timeout or self.timeout)
+        return self._auth.metadata()
+
+    def forget_stale_token(self, exc: grpc.aio.AioRpcError | str) -> bool:
+        """True if `exc` (or a watch's cancel reason) says the token is stale: it is
+        dropped, the next call fetches one."""
+        if self._auth is None or not is_stale_token(exc):
+            return False
+        self._auth.forget()
+        return True
+
+    def _translate(self, exc: grpc.aio.AioRpcError, what: str) -> StoreError:
+        return refused(exc, what, self.credentials) or _translate(exc, what)
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The started store's gRPC channel (for etcd's Auth service: store/roles.py)."""
+        return self._require_channel()
 
     @property
     def watch_stub(self) -> Any:
@@ -136,13 +248,19 @@ class Store(Lifecycle):
                     retry: bool, timeout: float | None = None) -> T:
         deadline = asyncio.get_running_loop().time() + (timeout or self.timeout)
         backoff: Backoff | None = None  # made on the first failure: none on the hot path
+        refreshed = False
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
             try:
-                return await method(request, timeout=max(remaining, 0.05), wait_for_ready=True)
+                metadata = await self.call_metadata(max(remaining, 0.05))
+                return await method(request, timeout=max(remaining, 0.05), wait_for_ready=True,
+                                    metadata=metadata)
             except grpc.aio.AioRpcError as exc:
+                if not refreshed and self.forget_stale_token(exc):
+                    refreshed = True  # refused before it was applied: safe to repeat once
+                    continue
                 if exc.code() not in _UNAVAILABLE:
-                    raise _translate(exc, what) from exc
+                    raise self._translate(exc, what) from exc
                 backoff = backoff or Backoff(first=0.05, cap=1.0)
                 delay = backoff.next()
                 if not retry or remaining <= delay:

@@ -77,7 +77,8 @@ class LeaseKeeper:
         cap = min(0.5, interval / 2)
         backoff = Backoff(first=min(0.1, cap), cap=cap)
         while not self.lost.is_set():
-            call: Any = self._store.lease_stub.LeaseKeepAlive()
+            metadata = await self._store.call_metadata()  # the auth token, if any
+            call: Any = self._store.lease_stub.LeaseKeepAlive(metadata=metadata)
             try:
                 while not self.lost.is_set():
                     await call.write(pb.LeaseKeepAliveRequest(ID=self.id))

@@ -30,6 +30,10 @@ _RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
               grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED)
 
 
+class _StaleToken(Exception):
+    """etcd cancelled a watch because its auth token was no longer good."""
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     put: bool  # False: delete
@@ -91,6 +95,10 @@ class Watch:
         """Events of one response (None for a response without events)."""
         if response.compact_revision:
             raise Compacted(int(response.compact_revision))
+        if response.canceled and self._store.forget_stale_token(response.cancel_reason):
+            # etcd checks the token when the watch is created: a stale one (expired while
+            # nothing else was sent) cancels it. Reconnect with a fresh token.
+            raise _StaleToken(response.cancel_reason)
         if response.canceled:
             raise StoreError(f"etcd cancelled the watch on {self._key}: {response.cancel_reason}")
         if not response.events:
@@ -108,7 +116,8 @@ class Watch:
         if self.next_revision == 0 and self._relist is not None:
             self.next_revision = await self._relist() + 1
         while not self._closed.is_set():
-            self._call = call = self._store.watch_stub.Watch(self._requests())
+            metadata = await self._store.call_metadata()  # the auth token, if any
+            self._call = call = self._store.watch_stub.Watch(self._requests(), metadata=metadata)
             delay = 0.0
             try:
                 async for response in call:
@@ -117,9 +126,10 @@ class Watch:
                     if batch:
                         backoff = None
                         yield batch
-            except Compacted as exc:
+            except (Compacted, _StaleToken) as exc:
                 call.cancel()
-                await self._resume_after(exc)
+                backoff = backoff or Backoff(first=0.1, cap=2.0)
+                delay = await self._restart(exc, backoff)
             except grpc.aio.AioRpcError as exc:
                 backoff = backoff or Backoff(first=0.1, cap=2.0)
                 delay = self._lost(exc, backoff)
@@ -131,6 +141,14 @@ class Watch:
                 call.cancel()
             if delay:
                 await wait_until_set(self._closed, delay)
+
+    async def _restart(self, exc: Compacted | _StaleToken, backoff: Backoff) -> float:
+        """After etcd cancelled the watch: the delay before it is opened again."""
+        if isinstance(exc, Compacted):
+            await self._resume_after(exc)
+            return 0.0
+        log.info("watch on %s: %s; authenticating again", self._key, exc)
+        return backoff.next()
 
     async def _resume_after(self, exc: Compacted) -> None:
         if self._relist is None:
@@ -147,7 +165,7 @@ class Watch:
         """The delay before reconnecting (0: closed meanwhile); raises on a lasting error."""
         if self._closed.is_set():
             return 0.0
-        if exc.code() not in _RETRYABLE:
+        if exc.code() not in _RETRYABLE and not self._store.forget_stale_token(exc):
             raise StoreError(f"watch on {self._key} failed: {exc.details()}") from exc
         self.reconnects += 1
         delay = backoff.next()

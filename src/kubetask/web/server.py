@@ -71,7 +71,8 @@ class Dashboard(Lifecycle):
 
     def __init__(self, settings: DashboardSettings) -> None:
         self.settings = settings
-        self.client = AsyncClient(settings.etcd_endpoints, namespace=settings.namespace)
+        self.client = AsyncClient(settings.etcd_endpoints, namespace=settings.namespace,
+                                  credentials=settings.etcd_credentials)
         self._runner: web.AppRunner | None = None
         self.port = settings.port
 

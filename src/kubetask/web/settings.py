@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubetask.model import EtcdCredentials
+
 
 @dataclass(frozen=True, slots=True)
 class DashboardSettings:
     etcd_endpoints: str = "localhost:2379"
     namespace: str = "default"
+    etcd_credentials: EtcdCredentials | None = None  # TLS files, etcd user
     host: str = "127.0.0.1"
     port: int = 8080  # 0: any free port (tests)
     allow_writes: bool = False  # True: anyone who reaches the port may submit/cancel/retry
