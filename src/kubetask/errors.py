@@ -39,6 +39,10 @@ class Compacted(StoreError):
         self.compact_revision = compact_revision
 
 
+class CorruptRecord(KubetaskError, ValueError):
+    """A record read from etcd is not what kubetask writes (not JSON, or a wrong shape)."""
+
+
 class TaskNotFound(KubetaskError, LookupError):
     """No task with that id exists in the namespace."""
 

@@ -9,8 +9,14 @@ from typing import Any
 import pytest
 
 from kubetask.model import Priority, TaskState
-from kubetask.model.queue_config import MAX_BACKOFF_SECONDS
-from kubetask.model.validation import _NAME, MAX_NAME_LENGTH, validate_name
+from kubetask.model.validation import (
+    MAX_BACKOFF_SECONDS,
+    MAX_NAME_LENGTH,
+    MAX_RETRIES,
+    MAX_TIMEOUT_SECONDS,
+    NAME_RE,
+    validate_name,
+)
 from kubetask.operator.scaling import ScalingPolicy
 from kubetask.scheduler.strategies import STRATEGIES
 from kubetask.worker.executors.builtins import BUILTINS
@@ -131,7 +137,7 @@ def test_name_fields_use_the_engine_name_rule() -> None:
     spec = schema("tasks")["properties"]["spec"]["properties"]
     for field in ("type", "queue"):
         node = spec[field]
-        assert (node["pattern"], node["maxLength"]) == (_NAME.pattern, MAX_NAME_LENGTH)
+        assert (node["pattern"], node["maxLength"]) == (NAME_RE.pattern, MAX_NAME_LENGTH)
         assert "contains('..')" in node["x-kubernetes-validations"][0]["rule"]
 
 
@@ -140,7 +146,13 @@ def test_bounds_match_the_engine() -> None:
     queue = schema("taskqueues")["properties"]["spec"]["properties"]
     retry = queue["retry"]["properties"]
     for node in (task["maxRetries"], retry["maxRetries"]):
-        assert (node["minimum"], node["maximum"]) == (0, 100)  # validate_max_retries
+        assert (node["minimum"], node["maximum"]) == (0, MAX_RETRIES)  # validate_max_retries
+    timeout = task["timeoutSeconds"]
+    assert (timeout["minimum"], timeout["exclusiveMinimum"], timeout["maximum"]) == (
+        0, True, MAX_TIMEOUT_SECONDS)  # validate_timeout
+    for plural in PLURALS:
+        rules = [r["rule"] for r in schema(plural)["x-kubernetes-validations"]]
+        assert f"size(self.metadata.name) <= {MAX_NAME_LENGTH}" in rules
     for name in ("backoffBaseSeconds", "backoffCapSeconds"):
         assert (retry[name]["minimum"], retry[name]["maximum"]) == (0, MAX_BACKOFF_SECONDS)
     assert queue["strategy"]["enum"] == list(STRATEGIES)

@@ -7,7 +7,12 @@ import pytest
 from kubetask.client import TaskSpec
 from kubetask.errors import ValidationError
 from kubetask.model import MAX_PAYLOAD_BYTES, validate_name
-from kubetask.model.validation import parse_payload
+from kubetask.model.validation import (
+    MAX_DELAY_SECONDS,
+    parse_payload,
+    validate_delay,
+    validate_timeout,
+)
 
 
 @pytest.mark.parametrize("name", ["default", "my-queue", "a.b_c:d@e+f=g", "Q1", "x" * 128])
@@ -18,6 +23,8 @@ def test_valid_names_pass(name: str) -> None:
 @pytest.mark.parametrize("name,fragment", [
     ("a/b", "'/'"), ("a\x00b", "NUL"), ("a..b", "'..'"), ("", "non-empty"),
     ("x" * 129, "limit is 128"), ("-lead", "start with"), ("sp ace", "characters outside"),
+    ("abc\n", "characters outside"), ("abc\r\n", "characters outside"),
+    ("\uff41bc", "characters outside"),  # a fullwidth 'a': a confusable of "abc"
 ])
 def test_key_breaking_names_are_refused_with_the_reason(name: str, fragment: str) -> None:
     with pytest.raises(ValidationError, match=fragment):
@@ -63,3 +70,20 @@ def test_spec_build_defaults_name_to_type_and_drops_past_run_at() -> None:
     assert task.name == "echo" and task.run_at is None
     later = TaskSpec("echo", delay=5).build(now=100.0)
     assert later.run_at == 105.0
+
+
+@pytest.mark.parametrize("timeout", [604800, 604800.0, 0.001])
+def test_timeouts_up_to_a_week_pass(timeout: float) -> None:
+    assert validate_timeout(timeout) == float(timeout)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, 604800.5, float("inf"), "10", True])
+def test_timeouts_outside_the_rule_are_refused(timeout: object) -> None:
+    with pytest.raises(ValidationError, match="timeout must be"):
+        validate_timeout(timeout)
+
+
+def test_delay_is_checked_by_the_one_rule() -> None:
+    assert validate_delay(MAX_DELAY_SECONDS) == MAX_DELAY_SECONDS
+    with pytest.raises(ValidationError, match=f"delay must be from 0 to {MAX_DELAY_SECONDS}"):
+        validate_delay(MAX_DELAY_SECONDS + 1)

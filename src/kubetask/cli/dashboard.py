@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import click
 
 from kubetask.cli.logconfig import configure
 from kubetask.cli.options import etcd_credentials, etcd_options, log_options
 from kubetask.cli.runner import serve
+
+
+def read_token(path: Path) -> str:
+    """The token in `path` (one line; surrounding whitespace dropped), never empty."""
+    try:
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise click.UsageError(f"--token-file {path}: cannot read it "
+                               f"({exc.strerror or exc})") from exc
+    except UnicodeDecodeError:
+        raise click.UsageError(f"--token-file {path} is not UTF-8 text") from None
+    if not token:
+        raise click.UsageError(f"--token-file {path} is empty; put the token in it")
+    if any(c.isspace() for c in token):
+        raise click.UsageError(f"--token-file {path}: the token must be one word (no "
+                               "spaces or line breaks inside)")
+    return token
 
 
 @click.command()
@@ -20,15 +38,25 @@ from kubetask.cli.runner import serve
 @click.option("--allow-writes", is_flag=True, envvar="KUBETASK_DASHBOARD_ALLOW_WRITES",
               help="Let anyone who reaches the port submit, cancel and retry tasks.")
 @click.option("--token", envvar="KUBETASK_DASHBOARD_TOKEN", metavar="TOKEN",
-              help="Allow writes to requests with `Authorization: Bearer TOKEN`.")
+              help="Allow writes to requests with `Authorization: Bearer TOKEN` (prefer "
+              "--token-file or the variable: a command line is visible to other users).")
+@click.option("--token-file", envvar="KUBETASK_DASHBOARD_TOKEN_FILE", metavar="PATH",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the token from this file (e.g. a mounted Secret).")
 @log_options
 def dashboard(etcd_endpoints: str, namespace: str, host: str, port: int, allow_writes: bool,
-              token: str | None, log_level: str, log_format: str) -> None:
+              token: str | None, token_file: Path | None, log_level: str,
+              log_format: str) -> None:
     """Serve the web dashboard, the JSON HTTP API (/api/v1) and Prometheus /metrics.
 
-    Read-only unless --allow-writes or --token is given.
+    Read-only unless --allow-writes, --token or --token-file is given.
     """
     configure(log_level, log_format, name="dashboard")
+    if token_file is not None:
+        if token:
+            raise click.UsageError("give the token once: --token (KUBETASK_DASHBOARD_TOKEN) "
+                                   "or --token-file (KUBETASK_DASHBOARD_TOKEN_FILE), not both")
+        token = read_token(token_file)
     from kubetask.web.server import Dashboard  # imported when used: aiohttp takes a while
     from kubetask.web.settings import DashboardSettings
 

@@ -14,6 +14,12 @@ import click
 from kubetask.errors import ValidationError
 from kubetask.model import EtcdCredentials, Priority, validate_name
 from kubetask.model.credentials import ENV_PASSWORD
+from kubetask.model.validation import (
+    validate_backoff,
+    validate_delay,
+    validate_max_retries,
+    validate_timeout,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +43,37 @@ class NameType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
             return validate_name(self.kind, value)
         except ValidationError as exc:
             self.fail(str(exc), param, ctx)
+
+
+class Checked(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """A number checked by the engine's own rule (model/validation.py): the CLI refuses it
+    with the same message as the SDK and the HTTP API."""
+
+    def __init__(self, name: str, check: Callable[[object], Any], *,
+                 whole: bool = False) -> None:
+        self.name = name
+        self.check = check
+        self.whole = whole
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        number: object = value
+        if isinstance(value, str):
+            try:
+                number = int(value) if self.whole else float(value)
+            except ValueError:
+                number = value  # the rule's message names the bad text
+        try:
+            return self.check(number)
+        except ValidationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+MAX_RETRIES_TYPE = Checked("integer", validate_max_retries, whole=True)
+TIMEOUT_TYPE = Checked("seconds", validate_timeout)
+DELAY_TYPE = Checked("seconds", validate_delay)
+RETRY_BASE_TYPE = Checked("seconds", lambda v: validate_backoff("retry_base", v))
+RETRY_CAP_TYPE = Checked("seconds", lambda v: validate_backoff("retry_cap", v))
 
 
 class PriorityType(click.ParamType):  # type: ignore[type-arg,unused-ignore]

@@ -14,6 +14,7 @@ import click
 from kubetask import metrics, standalone
 from kubetask.cli.logconfig import configure
 from kubetask.cli.options import (
+    MAX_RETRIES_TYPE,
     NameType,
     etcd_credentials,
     etcd_options,
@@ -174,7 +175,7 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
 @click.option("--shutdown-timeout", type=click.FloatRange(0, 3600), default=30.0,
               show_default=True, envvar="KUBETASK_SHUTDOWN_TIMEOUT",
               help="On SIGTERM, how long running tasks may finish before being handed back.")
-@click.option("--max-retries", type=click.IntRange(0, 100), default=3, show_default=True,
+@click.option("--max-retries", type=MAX_RETRIES_TYPE, default=3, show_default=True,
               envvar="KUBETASK_MAX_RETRIES",
               help="Retries of a failed task that sets none and whose queue sets none.")
 @click.option("--retry-base", type=click.FloatRange(0, 3600), default=1.0, show_default=True,

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import click
 
 from kubetask.cli.connect import one_shot_client
-from kubetask.cli.options import NameType, etcd_options
+from kubetask.cli.options import MAX_RETRIES_TYPE, Checked, NameType, etcd_options
 from kubetask.cli.render import dumps, table
 from kubetask.model import QueueConfig
+from kubetask.model.validation import validate_backoff
+
+
+def _backoff(field: str) -> Callable[[object], float | None]:
+    """The check of a QueueConfig field: the message names it as the HTTP API does."""
+    return lambda value: validate_backoff(field, value)
+
 
 QUEUE_ARG = click.argument("queue_name", metavar="QUEUE", type=NameType("queue"))
 FALLBACK = "worker's --max-retries / --retry-base / --retry-cap"
@@ -49,11 +57,12 @@ def show(queue_name: str | None, etcd_endpoints: str, namespace: str, as_json: b
 @queue.command(name="set")
 @QUEUE_ARG
 @etcd_options
-@click.option("--max-retries", type=click.IntRange(0, 100), default=None,
+@click.option("--max-retries", type=MAX_RETRIES_TYPE, default=None,
               help="Retries after a failed attempt.")
-@click.option("--retry-base", type=click.FloatRange(0, 86400), default=None,
-              help="Backoff before the first retry (s); doubles each retry.")
-@click.option("--retry-cap", type=click.FloatRange(0, 86400), default=None,
+@click.option("--retry-base", type=Checked("seconds", _backoff("retry_base_seconds")),
+              default=None, help="Backoff before the first retry (s); doubles each retry.")
+@click.option("--retry-cap", type=Checked("seconds", _backoff("retry_cap_seconds")),
+              default=None,
               help="Longest backoff (s).")
 def set_(queue_name: str, etcd_endpoints: str, namespace: str, max_retries: int | None,
          retry_base: float | None, retry_cap: float | None) -> None:

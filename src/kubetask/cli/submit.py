@@ -9,7 +9,17 @@ from pathlib import Path
 import click
 
 from kubetask.cli.connect import one_shot_client
-from kubetask.cli.options import NameType, PriorityType, etcd_options, queue_option
+from kubetask.cli.options import (
+    DELAY_TYPE,
+    MAX_RETRIES_TYPE,
+    RETRY_BASE_TYPE,
+    RETRY_CAP_TYPE,
+    TIMEOUT_TYPE,
+    NameType,
+    PriorityType,
+    etcd_options,
+    queue_option,
+)
 from kubetask.client import TaskSpec
 from kubetask.errors import ValidationError
 from kubetask.model import TaskState
@@ -41,16 +51,16 @@ def read_argument(text: str, option: str) -> str:
               help="How many tasks to submit (in batches).")
 @click.option("--payload", default=None,
               help="JSON payload, e.g. '{\"duration\": 0.5}', or @FILE to read it from a file.")
-@click.option("--max-retries", type=click.IntRange(0, 100), default=None,
+@click.option("--max-retries", type=MAX_RETRIES_TYPE, default=None,
               help="Retries after a failed attempt; default: the queue's (kubetask queue "
               "set), else the worker's (3).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--timeout", type=TIMEOUT_TYPE, default=None,
               help="Seconds an attempt may run before it is stopped and counted failed.")
-@click.option("--delay", type=click.FloatRange(min=0), default=None,
+@click.option("--delay", type=DELAY_TYPE, default=None,
               help="Start no sooner than this many seconds from now.")
-@click.option("--retry-base", type=click.FloatRange(0, 86400), default=None,
+@click.option("--retry-base", type=RETRY_BASE_TYPE, default=None,
               help="Backoff before the first retry (s); default: the queue's, else the worker's.")
-@click.option("--retry-cap", type=click.FloatRange(0, 86400), default=None,
+@click.option("--retry-cap", type=RETRY_CAP_TYPE, default=None,
               help="Longest retry backoff (s); default: the queue's, else the worker's.")
 @click.option("--idempotency-key", default=None, type=NameType("idempotency key"),
               help="A retried submit with the same key returns the first task.")

@@ -88,10 +88,10 @@ class AsyncClient(Lifecycle):
         return await self._producer.submit(tasks)
 
     async def cancel(self, task_id: str) -> Task:
-        return await self._producer.cancel(task_id)
+        return await self._producer.cancel(validate_name("task id", task_id))
 
     async def retry(self, task_id: str) -> Task:
-        return await self._producer.retry(task_id)
+        return await self._producer.retry(validate_name("task id", task_id))
 
     async def drain_worker(self, queue: str, worker: str) -> bool:
         """Ask a worker to drain without exiting (scale-in): the scheduler stops assigning
@@ -133,20 +133,24 @@ class AsyncClient(Lifecycle):
                               ids)
 
     async def get(self, task_id: str) -> Task:
-        return await self._reader.get(task_id)
+        return await self._reader.get(validate_name("task id", task_id))
 
     async def get_by_key(self, idempotency_key: str, *, queue: str = "default") -> Task:
         """The task submitted to `queue` with `idempotency_key` (TaskNotFound: none, or it
         was deleted since)."""
-        return await self._reader.by_idempotency_key(validate_name("queue", queue),
-                                                     idempotency_key)
+        return await self._reader.by_idempotency_key(
+            validate_name("queue", queue), validate_name("idempotency key", idempotency_key))
 
     async def get_many(self, task_ids: Sequence[str]) -> builtins.list[Task]:
         """The tasks of `task_ids` that exist (missing ones are left out), in order."""
-        return await self._reader.get_many(list(task_ids))
+        return await self._reader.get_many([validate_name("task id", i) for i in task_ids])
 
     async def list(self, *, queue: str | None = None, state: TaskState | str | None = None,
                    limit: int = 100, after: str | None = None) -> builtins.list[Task]:
+        if queue is not None:
+            validate_name("queue", queue)
+        if after is not None:
+            validate_name("task id", after)
         if isinstance(state, str):
             try:
                 state = TaskState(state)

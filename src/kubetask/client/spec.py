@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from kubetask.errors import ValidationError
 from kubetask.model import Priority, Task, new_task_id, validate_name, validate_payload
-from kubetask.model.queue_config import validate_backoff
-from kubetask.model.validation import validate_max_retries, validate_timeout
-
-MAX_DELAY_SECONDS = 366 * 86400  # a task may be scheduled up to a year ahead
+from kubetask.model.validation import (
+    MAX_DELAY_SECONDS,
+    validate_backoff,
+    validate_delay,
+    validate_max_retries,
+    validate_seconds,
+    validate_timeout,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +40,8 @@ class TaskSpec:
         type_ = validate_name("task type", self.type)
         name = validate_name("task", self.name if self.name is not None else type_)
         key = validate_name("idempotency key", self.key) if self.key is not None else None
-        run_at = _seconds("run_at", self.run_at, low=0, high=now + MAX_DELAY_SECONDS)
-        delay = _seconds("delay", self.delay, low=0, high=MAX_DELAY_SECONDS)
+        run_at = validate_seconds("run_at", self.run_at, low=0, high=now + MAX_DELAY_SECONDS)
+        delay = validate_delay(self.delay)
         if delay is not None:
             if run_at is not None:
                 raise ValidationError("give either run_at or delay, not both")
@@ -55,12 +58,3 @@ class TaskSpec:
             retry_cap_seconds=validate_backoff("retry_cap", self.retry_cap),
             created_at=now, run_at=run_at)
 
-
-def _seconds(what: str, value: object, *, low: float, high: float) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError(f"{what} must be a number of seconds, got {value!r}")
-    if not low <= value <= high:
-        raise ValidationError(f"{what} must be from {low:g} to {high:g} seconds, got {value}")
-    return float(value)

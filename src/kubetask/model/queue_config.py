@@ -8,16 +8,16 @@ attempt fails, so a change applies to tasks already queued (as a TaskQueue's spe
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kubetask.errors import ValidationError
 from kubetask.model.backoff import RetryPolicy
+from kubetask.model.validation import MAX_BACKOFF_SECONDS as MAX_BACKOFF_SECONDS
+from kubetask.model.validation import validate_backoff as validate_backoff
 from kubetask.model.validation import validate_max_retries
 
-MAX_BACKOFF_SECONDS = 86400.0
 T = TypeVar("T")
 
 
@@ -60,16 +60,6 @@ class QueueConfig:
         return cls(max_retries=data.get("max_retries"),
                    retry_base_seconds=data.get("retry_base_seconds"),
                    retry_cap_seconds=data.get("retry_cap_seconds"))
-
-
-def validate_backoff(what: str, value: object) -> float | None:
-    if value is None:
-        return None
-    if (isinstance(value, bool) or not isinstance(value, int | float)
-            or not math.isfinite(value) or not 0 <= value <= MAX_BACKOFF_SECONDS):
-        raise ValidationError(f"{what} must be a number of seconds from 0 to "
-                              f"{MAX_BACKOFF_SECONDS:g}, got {value!r}")
-    return float(value)
 
 
 def _or(value: T | None, default: T) -> T:

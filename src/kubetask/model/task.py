@@ -27,7 +27,8 @@ class Priority(IntEnum):
             return value
         if isinstance(value, bool):
             raise ValidationError(f"invalid priority {value!r}: use 0-3 or low/normal/high/urgent")
-        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        if isinstance(value, int) or (isinstance(value, str) and value.strip().isascii()
+                                      and value.strip().isdigit()):  # not "²" or "٣"
             number = int(value)
             if 0 <= number <= 3:
                 return cls(number)

@@ -1,4 +1,9 @@
-"""Checks on user input, done before anything is written to etcd."""
+"""Checks on user input, done before anything is written to etcd: the one set of input rules.
+
+Every entry point (CLI, SDK, HTTP API, operator) calls these functions, so a bad value gets
+the same message wherever it comes from; the CRD schemas carry the same bounds (a unit test
+compares them) and docs/LIMITS.md lists them all.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,13 @@ from kubetask.errors import ValidationError
 MAX_PAYLOAD_BYTES = 128 * 1024
 MAX_RESULT_BYTES = 128 * 1024
 MAX_NAME_LENGTH = 128
+MAX_RETRIES = 100  # retries after a failed attempt: 0..MAX_RETRIES
+MAX_TIMEOUT_SECONDS = 7 * 86400.0  # an attempt's timeout: (0, a week]
+MAX_BACKOFF_SECONDS = 86400.0  # retry backoff base and cap: [0, a day]
+MAX_DELAY_SECONDS = 366 * 86400  # a task may be scheduled up to a year ahead
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]*$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]*$")
+_NAME = NAME_RE  # the name used before it was public
 
 
 def validate_name(kind: str, value: object, *, max_length: int = MAX_NAME_LENGTH) -> str:
@@ -31,7 +41,7 @@ def validate_name(kind: str, value: object, *, max_length: int = MAX_NAME_LENGTH
         raise ValidationError(f"{kind} name {value!r} contains '..', which is not allowed")
     if len(value) > max_length:
         raise ValidationError(f"{kind} name is {len(value)} characters long; the limit is {max_length}")
-    if not _NAME.match(value):
+    if not NAME_RE.fullmatch(value):  # fullmatch: `$` alone lets a final "\n" through
         raise ValidationError(
             f"{kind} name {value!r} has characters outside letters, digits and . _ : @ + = -"
             " (it must start with a letter or digit)"
@@ -65,19 +75,54 @@ def parse_payload(text: str) -> Any:
     return validate_payload(value)
 
 
-def validate_timeout(value: float | None) -> float | None:
+def _number(what: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError(f"{what} must be a number of seconds, got {value!r}")
+    return float(value)
+
+
+def validate_timeout(value: object) -> float | None:
+    """An attempt's timeout: more than 0, at most MAX_TIMEOUT_SECONDS (None: no timeout)."""
     if value is None:
         return None
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        raise ValidationError(f"timeout must be a number of seconds, got {value!r}")
-    if value <= 0:
-        raise ValidationError(f"timeout must be greater than 0 seconds, got {value}")
+    seconds = _number("timeout", value)
+    if not 0 < seconds <= MAX_TIMEOUT_SECONDS:
+        raise ValidationError(f"timeout must be greater than 0 and at most "
+                              f"{MAX_TIMEOUT_SECONDS:g} seconds (a week), got {value!r}")
+    return seconds
+
+
+def validate_seconds(what: str, value: object, *, low: float, high: float) -> float | None:
+    """A number of seconds from `low` to `high` (None stays None)."""
+    if value is None:
+        return None
+    seconds = _number(what, value)
+    if not low <= seconds <= high:
+        raise ValidationError(f"{what} must be from {low:.12g} to {high:.12g} seconds, got {value!r}")
+    return seconds
+
+
+def validate_delay(value: object) -> float | None:
+    """Seconds from now before a task may start: 0 to MAX_DELAY_SECONDS."""
+    return validate_seconds("delay", value, low=0, high=MAX_DELAY_SECONDS)
+
+
+def validate_backoff(what: str, value: object) -> float | None:
+    """A retry backoff (base or cap): 0 to MAX_BACKOFF_SECONDS."""
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or not 0 <= value <= MAX_BACKOFF_SECONDS):
+        raise ValidationError(f"{what} must be a number of seconds from 0 to "
+                              f"{MAX_BACKOFF_SECONDS:g}, got {value!r}")
     return float(value)
 
 
 def validate_max_retries(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
-        raise ValidationError(f"max retries must be a whole number from 0 to 100, got {value!r}")
+    if (not isinstance(value, int) or isinstance(value, bool)
+            or not 0 <= value <= MAX_RETRIES):
+        raise ValidationError(f"max retries must be a whole number from 0 to {MAX_RETRIES}, "
+                              f"got {value!r}")
     return value
 
 

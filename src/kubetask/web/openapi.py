@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from kubetask.model import MAX_PAYLOAD_BYTES, MIN_TASK_ID_PREFIX, TaskState
-from kubetask.model.validation import MAX_NAME_LENGTH
-from kubetask.web.parsing import MAX_DELAY_SECONDS, MAX_LIMIT
+from kubetask.model.validation import (
+    MAX_BACKOFF_SECONDS,
+    MAX_DELAY_SECONDS,
+    MAX_NAME_LENGTH,
+    MAX_RETRIES,
+    MAX_TIMEOUT_SECONDS,
+    NAME_RE,
+)
+from kubetask.web.parsing import MAX_LIMIT
 
 Schema = dict[str, Any]
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]*$"
+NAME_PATTERN = NAME_RE.pattern
 
 
 def _ref(name: str) -> Schema:
@@ -48,10 +55,12 @@ SCHEMAS: dict[str, Schema] = {
             "queue": {**_name("Queue"), "default": "default"},
             "name": _nullable(_name("A label for people (default: the type)")),
             "priority": {**_ref("Priority"), "default": 1},
-            "max_retries": _nullable({"type": "integer", "minimum": 0, "maximum": 100,
+            "max_retries": _nullable({"type": "integer", "minimum": 0,
+                                      "maximum": MAX_RETRIES,
                                       "description": "Retries after a failed attempt; null "
                                                      "or absent: the queue's default"}),
             "timeout": _nullable({"type": "number", "exclusiveMinimum": 0,
+                                  "maximum": MAX_TIMEOUT_SECONDS,
                                   "description": "Seconds an attempt may run."}),
             "key": _nullable(_name("Idempotency key: a second submit with the same key "
                                    "returns the first task")),
@@ -208,9 +217,9 @@ SCHEMAS: dict[str, Schema] = {
                        "the workers' --max-retries / --retry-base / --retry-cap.",
         "properties": {
             "max_retries": _nullable({"type": "integer", "minimum": 0, "maximum": 100}),
-            "retry_base_seconds": _nullable({"type": "number", "minimum": 0, "maximum": 86400,
+            "retry_base_seconds": _nullable({"type": "number", "minimum": 0, "maximum": MAX_BACKOFF_SECONDS,
                                              "description": "Backoff before the first retry."}),
-            "retry_cap_seconds": _nullable({"type": "number", "minimum": 0, "maximum": 86400,
+            "retry_cap_seconds": _nullable({"type": "number", "minimum": 0, "maximum": MAX_BACKOFF_SECONDS,
                                             "description": "Longest backoff (not below the "
                                                            "base)."}),
         },

@@ -6,7 +6,6 @@ a wrong type or value is a ValidationError (HTTP 400), never a TypeError (HTTP 5
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,6 @@ from kubetask.model import Priority, QueueConfig, Task, TaskState, validate_name
 # The fields of a task in a submit request (the SDK's TaskSpec, minus run_at).
 SPEC_FIELDS = ("type", "payload", "queue", "name", "priority", "max_retries", "timeout", "key",
                "delay")
-MAX_DELAY_SECONDS = 366 * 86400
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 
@@ -42,17 +40,6 @@ def _optional_str(data: Mapping[str, Any], field: str) -> str | None:
     return value
 
 
-def _delay(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError(f"delay must be a number of seconds, got {value!r}")
-    if not 0 <= value <= MAX_DELAY_SECONDS:
-        raise ValidationError(f"delay must be from 0 to {MAX_DELAY_SECONDS} seconds (366 days), "
-                              f"got {value}")
-    return float(value)
-
-
 def task_spec(data: Any, *, where: str = "") -> TaskSpec:
     """One task of a submit request; `where` prefixes messages (e.g. `tasks[3]: `)."""
     try:
@@ -71,7 +58,7 @@ def task_spec(data: Any, *, where: str = "") -> TaskSpec:
         for name in ("name", "key"):
             options[name] = _optional_str(data, name)
         options["timeout"] = data.get("timeout")
-        options["delay"] = _delay(data.get("delay"))
+        options["delay"] = data.get("delay")
         spec = TaskSpec(data["type"], **options)
         spec.build()  # every check of the SDK, now, to name the task that is wrong
         return spec
