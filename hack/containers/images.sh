@@ -16,6 +16,11 @@ fi
 VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/pyproject.toml")"
 REVISION="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
+# One build at a time on this machine: the prune below removes the untagged images of an
+# earlier build, which a concurrent build (another checkout's tests) may still be using.
+exec 9>"${TMPDIR:-/tmp}/kubetask-images.lock"
+flock 9
+
 for role in worker operator; do
     log "$ENGINE build kubetask/$role:$VERSION from Dockerfile.$role (BASE_IMAGE=$BASE_IMAGE)"
     "$ENGINE" build --quiet -f "$ROOT/Dockerfile.$role" --build-arg "BASE_IMAGE=$BASE_IMAGE" \
