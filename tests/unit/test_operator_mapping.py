@@ -67,3 +67,11 @@ def test_changed_fields_keeps_only_what_differs() -> None:
     assert mapping.changed_fields(old, {"pending": 2, "succeeded": 7, "running": 1}) == {
         "pending": 2, "running": 1}
     assert mapping.changed_fields(None, {"pending": 0}) == {"pending": 0}
+
+
+def test_a_none_is_a_change_only_while_the_stored_status_has_the_field() -> None:
+    """A merge patch's null deletes the field, so the stored status never holds a None:
+    sending it again each refresh was a PATCH every 5 s for an idle TaskQueue."""
+    assert mapping.changed_fields({"pending": 0}, {"pending": 0, "lastScaleTime": None}) == {}
+    assert mapping.changed_fields({"lastScaleTime": "2026-11-29T09:00:00Z"},
+                                  {"lastScaleTime": None}) == {"lastScaleTime": None}

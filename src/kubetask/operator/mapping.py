@@ -77,9 +77,12 @@ def keep_transitions(old: list[dict[str, Any]] | None,
 
 
 def changed_fields(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of `new` whose value differs from `old`'s (a status patch of those only)."""
+    """The fields of `new` whose value differs from `old`'s (a status patch of those only).
+
+    None is "absent" (a merge patch's null deletes the field, so the stored status never
+    holds one): it is a change only while `old` still has a value there."""
     before = old or {}
-    return {key: value for key, value in new.items() if key not in before or before[key] != value}
+    return {key: value for key, value in new.items() if before.get(key) != value}
 
 
 def finished_condition(task: Task, now: str, generation: int | None) -> dict[str, Any]:
