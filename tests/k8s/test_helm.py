@@ -175,11 +175,14 @@ def asked(events: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     return found
 
 
-@pytest.fixture
-def operator_account(kube: ControlPlane, ns: str) -> Iterator[tuple[str, Path, set[Any]]]:
-    """The chart's ServiceAccount and RBAC (one watched namespace: `ns`) applied; a
-    kubeconfig that authenticates as that ServiceAccount; the rules granted."""
-    docs = [doc for doc in render(ns, f"operator.watchNamespace={ns}")
+@pytest.fixture(params=["one-namespace", "cluster-wide"])
+def operator_account(request: pytest.FixtureRequest, kube: ControlPlane,
+                     ns: str) -> Iterator[tuple[str, Path, set[Any]]]:
+    """The chart's ServiceAccount and RBAC applied (a Role in `ns` when the operator
+    watches it alone, else a ClusterRole); a kubeconfig that authenticates as that
+    ServiceAccount; the rules granted."""
+    watch = ns if request.param == "one-namespace" else ""
+    docs = [doc for doc in render(ns, f"operator.watchNamespace={watch}")
             if doc["kind"] in ("ServiceAccount", "Role", "RoleBinding", "ClusterRole",
                                "ClusterRoleBinding")]
     kube.kubectl("apply", "-f", "-", input=as_list(docs))
@@ -199,7 +202,10 @@ def test_the_operator_as_the_charts_service_account_needs_every_rule_and_no_more
         process_kubelet: ProcessKubelet, operator_account: tuple[str, Path, set[Any]]) -> None:
     user, config, rules = operator_account
     procs.env["KUBECONFIG"] = str(config)
-    procs.operator()
+    if any(rule[1] == "namespaces" for rule in rules):
+        procs.operator()  # --namespace ns
+    else:  # every namespace
+        procs._start("operator", "--etcd-endpoints", etcd.endpoint, "--log-level", "debug")
     # The examples: every Task reaches its end (one with a TTL is deleted by the operator).
     for example in ("taskqueue.yaml", "tasks-builtin.yaml", "task-unknown-type.yaml"):
         kube.kubectl("apply", "-n", ns, "-f", str(ROOT / "examples" / example))
@@ -227,3 +233,48 @@ def test_the_operator_as_the_charts_service_account_needs_every_rule_and_no_more
     assert not refused, [(e["verb"], e["requestURI"]) for e in refused[:5]]
     unused = rules - asked(events) - ADMISSION_ONLY
     assert not unused, f"rules of the chart the operator never used: {sorted(unused)}"
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True"
+               for c in pod.get("status", {}).get("conditions") or [])
+
+
+def test_helm_install_runs_the_operator_pod_on_the_charts_rbac_and_the_examples_succeed(
+        kube: ControlPlane, ns: str, procs: Processes, etcd: EtcdProcess,
+        process_kubelet: ProcessKubelet) -> None:
+    """`helm install` on the control plane: the chart's operator Deployment becomes a Pod the
+    process kubelet runs (the project's image mapped to this checkout's `kubetask`; its
+    readiness probe on /healthz), the default TaskQueue's worker pods start, the examples'
+    Tasks all finish; `helm uninstall` takes it all away. The process kubelet mounts no
+    ServiceAccount token: the operator gets a kubeconfig of its ServiceAccount's user."""
+    release, account = "kth", "kth-kubetask-operator"
+    config = kube.kubeconfig_for(f"sa-{ns}", f"system:serviceaccount:{ns}:{account}",
+                                 ("system:serviceaccounts", f"system:serviceaccounts:{ns}"))
+    helm("install", release, str(CHART), "--namespace", ns, "--kubeconfig", str(kube.kubeconfig),
+         "--set", "etcd.enabled=false", "--set", f"externalEtcd.endpoints={{{etcd.endpoint}}}",
+         "--set", f"operator.watchNamespace={ns}", "--set", "operator.image.repository=kubetask",
+         "--set", "operator.extraEnv[0].name=KUBECONFIG",
+         "--set", f"operator.extraEnv[0].value={config}",
+         "--set", "defaultTaskQueue.spec.scaling.minReplicas=2", "--wait=false")
+    try:
+        def running() -> bool:
+            pods = live_pods(kube, ns)
+            operator = [p for n, p in pods.items() if n.startswith(f"{release}-kubetask-operator")]
+            workers = [p for n, p in pods.items() if n.startswith("default-workers")]
+            return len(operator) == 1 and pod_ready(operator[0]) and len(workers) == 2 and all(
+                map(pod_ready, workers))
+
+        wait_for("the operator pod and 2 worker pods Ready", running, procs, timeout=120)
+        kube.kubectl("apply", "-n", ns, "-f", str(ROOT / "examples" / "tasks-builtin.yaml"))
+        wait_for("every Task finished", lambda: all(
+            phase in FINISHED for phase in phases(kube, ns).values()), procs, timeout=120)
+        assert set(phases(kube, ns).values()) == {"Succeeded"}, phases(kube, ns)
+        # Uninstall: Tasks and TaskQueues first, while the operator still runs (finalizers).
+        kube.kubectl("delete", "tasks,taskqueues", "--all", "-n", ns, "--timeout=60s")
+    finally:
+        helm("uninstall", release, "--namespace", ns, "--kubeconfig", str(kube.kubeconfig),
+             "--wait", "--timeout", "60s", check=False)
+    left = kube.kubectl("get", "deployments,serviceaccounts,roles,rolebindings", "-n", ns,
+                        "-l", f"app.kubernetes.io/instance={release}", "-o", "name").stdout
+    assert not left.strip(), left
