@@ -7,10 +7,14 @@ up in the API server's audit log of its requests (an unused rule fails)."""
 
 from __future__ import annotations
 
+import base64
 import filecmp
+import http.client
 import json
 import os
+import ssl
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,7 @@ import pytest
 import yaml
 
 from kubetask.client import TaskSpec
-from kubetask.etcd_process import EtcdProcess
+from kubetask.etcd_process import EtcdProcess, free_port
 from tests.k8s.cluster import ROOT, ControlPlane, tools_dir
 from tests.k8s.process_kubelet import ProcessKubelet
 from tests.k8s.test_operator import (  # noqa: F401 - kube, ns, procs: its fixtures
@@ -278,3 +282,63 @@ def test_helm_install_runs_the_operator_pod_on_the_charts_rbac_and_the_examples_
     left = kube.kubectl("get", "deployments,serviceaccounts,roles,rolebindings", "-n", ns,
                         "-l", f"app.kubernetes.io/instance={release}", "-o", "name").stdout
     assert not left.strip(), left
+
+
+def etcd_health(port: int, context: ssl.SSLContext) -> tuple[int, str]:
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
+    try:
+        conn.request("GET", "/health")
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+def test_the_generated_etcd_certificates_serve_tls_and_demand_a_client_certificate(
+        tmp_path: Path) -> None:
+    """The StatefulSet's etcd settings with the Secret the chart generates, on a local etcd
+    (addresses made local): a client with the generated client certificate is served, one
+    without is refused."""
+    docs = render("kubetask", "etcd.replicas=1")
+    (secret,) = [d for d in docs if d["kind"] == "Secret"]
+    (statefulset,) = [d for d in docs if d["kind"] == "StatefulSet"]
+    tls = tmp_path / "tls"
+    tls.mkdir(mode=0o700)
+    for key, value in secret["data"].items():
+        (tls / key).write_bytes(base64.b64decode(value))
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    assert env["ETCD_CLIENT_CERT_AUTH"] == env["ETCD_PEER_CLIENT_CERT_AUTH"] == "true"
+    env = {k: str(tls / Path(v).name) if v.startswith("/etc/etcd/tls/") else v
+           for k, v in env.items()}
+    client, peer, metrics = (free_port() for _ in range(3))
+    member = statefulset["metadata"]["name"] + "-0"
+    env.update(ETCD_NAME=member, ETCD_DATA_DIR=str(tmp_path / "data"),
+               ETCD_LISTEN_CLIENT_URLS=f"https://127.0.0.1:{client}",
+               ETCD_ADVERTISE_CLIENT_URLS=f"https://127.0.0.1:{client}",
+               ETCD_LISTEN_PEER_URLS=f"https://127.0.0.1:{peer}",
+               ETCD_INITIAL_ADVERTISE_PEER_URLS=f"https://127.0.0.1:{peer}",
+               ETCD_INITIAL_CLUSTER=f"{member}=https://127.0.0.1:{peer}",
+               ETCD_LISTEN_METRICS_URLS=f"http://127.0.0.1:{metrics}", ETCD_UNSAFE_NO_FSYNC="true")
+    log = tmp_path / "etcd.log"
+    with open(log, "wb") as out:
+        etcd = subprocess.Popen([str(tools_dir() / "etcd")], env={"PATH": os.environ["PATH"], **env},
+                                stdout=out, stderr=out, start_new_session=True)
+    try:
+        trusted = ssl.create_default_context(cafile=str(tls / "ca.crt"))
+        trusted.load_cert_chain(str(tls / "client.crt"), str(tls / "client.key"))
+        deadline, answer = time.monotonic() + 30, None
+        while answer is None and time.monotonic() < deadline:
+            assert etcd.poll() is None, log.read_text()[-2000:]
+            try:
+                answer = etcd_health(client, trusted)
+            except OSError:
+                time.sleep(0.2)
+        assert answer is not None and answer[0] == 200 and '"health":"true"' in answer[1], (
+            answer, log.read_text()[-2000:])
+        anonymous = ssl.create_default_context(cafile=str(tls / "ca.crt"))
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            etcd_health(client, anonymous)
+    finally:
+        etcd.terminate()
+        etcd.wait(timeout=15)
