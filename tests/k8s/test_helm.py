@@ -15,6 +15,7 @@ import os
 import ssl
 import subprocess
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,10 @@ def test_the_charts_crds_and_dashboard_are_the_repository_files() -> None:
             "helm/kubetask/crds/")
     assert filecmp.cmp(CHART / "files" / "grafana-dashboard.json",
                        ROOT / "deploy" / "grafana-dashboard.json", shallow=False)
+    # the images' tag (make images: kubetask/ROLE:VERSION) is the chart's appVersion
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert chart["appVersion"] == project["version"]
 
 
 @pytest.mark.parametrize("values", [
@@ -226,7 +231,7 @@ def test_the_operator_as_the_charts_service_account_needs_every_rule_and_no_more
         "burst", max_concurrent=2, minReplicas=1, maxReplicas=2,
         scaleDownStabilizationSeconds=0))
     engine(etcd, ns, lambda c: c.submit_many(
-        [TaskSpec("echo", {"duration": 0.5}, queue="burst") for _ in range(40)]))
+        [TaskSpec("echo", {"duration": 0.5}, queue="burst") for _ in range(80)]))
     wait_for("scaled up to 2", lambda: replicas(kube, ns, "burst") == 2, procs, timeout=90)
     wait_for("scaled back to 1", lambda: replicas(kube, ns, "burst") == 1 and len(
         [p for p in live_pods(kube, ns) if p.startswith("burst-")]) == 1, procs, timeout=120)
