@@ -44,7 +44,7 @@ soak: venv ## 30 min of steady load on real processes; figures to bench/results/
 	KUBETASK_SOAK_REPORT=$${KUBETASK_SOAK_REPORT:-bench/results/soak-30min.json} \
 	$(PY) -m pytest tests/soak -m soak -q -s $(PYTEST_ARGS)
 
-kube-tools: ## kube-apiserver, -controller-manager, -scheduler, etcd 3.6 from the Go module proxy into hack/bin (quick when built)
+kube-tools: ## kube-apiserver, -controller-manager, -scheduler, etcd 3.6, helm from the Go module proxy into hack/bin (quick when built)
 	@if command -v go >/dev/null; then hack/kube-tools/build.sh; \
 	else echo "kube-tools: no Go on PATH, so tests/k8s will skip (CI=true: fail)"; fi
 

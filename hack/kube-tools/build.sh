@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build kube-apiserver, kube-controller-manager, kube-scheduler and etcd (>= 3.5.13, which
-# kube-apiserver's watch cache needs) from the Go module proxy into hack/bin/:
+# Build kube-apiserver, kube-controller-manager, kube-scheduler, etcd (>= 3.5.13, which
+# kube-apiserver's watch cache needs) and helm from the Go module proxy into hack/bin/:
 #   hack/kube-tools/build.sh          (make kube-tools)
 # A binary already built for the pinned version is kept (checked with its --version), so a
 # second run takes well under a second. Cold times on the project's 2-core VM: README.md.
@@ -14,7 +14,8 @@ export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
 pinned() { sed -n "s#^[[:space:]]*$2 \(v[^ ]*\).*#\1#p" "$here/$1/go.mod" | head -n 1; }
 k8s=$(pinned apiserver k8s.io/kubernetes)
 etcd=$(pinned etcd go.etcd.io/etcd/server/v3)
-[[ -n $k8s && -n $etcd ]] || { echo "build.sh: no pinned version in go.mod" >&2; exit 1; }
+helm=$(pinned helm helm.sh/helm/v3)
+[[ -n $k8s && -n $etcd && -n $helm ]] || { echo "build.sh: no pinned version in go.mod" >&2; exit 1; }
 
 # built BINARY EXPECTED: true if hack/bin/BINARY exists and reports the pinned version.
 built() { [[ -x $out/$1 ]] && "$out/$1" --version 2>/dev/null | head -n 1 | grep -qF "$2"; }
@@ -42,7 +43,21 @@ if ! built etcd "etcd Version: ${etcd#v}"; then
     -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$etcd" -o "$out/etcd" \
     go.etcd.io/etcd/server/v3)
 fi
+if ! { [[ -x $out/helm ]] && "$out/helm" version --short 2>/dev/null | grep -qxF "$helm"; }; then
+  echo "building helm $helm into $out"
+  # The version stamps helm's own Makefile sets: without them `helm version` says v3.22 and
+  # lint/template assume an old default Kubernetes version.
+  client=$(pinned helm k8s.io/client-go)
+  hpkg=helm.sh/helm/v3
+  ldflags="-s -w -X $hpkg/internal/version.version=$helm -X $hpkg/internal/version.metadata="
+  ldflags="$ldflags -X $hpkg/internal/version.gitTreeState=clean"
+  for pkg in $hpkg/pkg/lint/rules $hpkg/pkg/chartutil; do
+    ldflags="$ldflags -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$(echo "$client" | cut -d. -f2)"
+  done
+  (cd "$here/helm" && go build -trimpath -ldflags "$ldflags" -o "$out/helm" helm.sh/helm/v3/cmd/helm)
+fi
 for binary in kube-apiserver kube-controller-manager kube-scheduler; do
   printf '%-24s %s\n' "$binary" "$("$out/$binary" --version)"
 done
 printf '%-24s %s\n' etcd "$("$out/etcd" --version | sed -n 1p)"
+printf '%-24s %s\n' helm "$("$out/helm" version --short)"

@@ -126,6 +126,18 @@ def write_kubeconfig(path: Path, server: str, ca: Path, client: KeyPair, user: s
     return path
 
 
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    userGroups: [system:serviceaccounts:kube-system]
+  - level: Metadata
+    userGroups: [system:serviceaccounts]
+  - level: None
+"""
+
+
 class ControlPlane:
     """etcd + kube-apiserver, envtest-style: RBAC on, no ServiceAccount admission, an
     admin (system:masters) kubeconfig. Nothing runs Pods: see Cluster and ProcessKubelet."""
@@ -183,6 +195,14 @@ class ControlPlane:
             "--shutdown-send-retry-after=true", "--shutdown-delay-duration=0s",
             "--profiling=false", "--v=1"], self.base / "kube-apiserver.log")
         self.api = ApiClient("127.0.0.1", self.port, pki.ca.cert, admin.cert, admin.key)
+        # An audit log of service accounts' requests only (not the admin's, not the
+        # controllers' in kube-system): tests/k8s/test_helm.py compares the chart's RBAC with what the
+        # operator, run as the chart's ServiceAccount, really asked for.
+        self.audit_log = self.base / "audit.log"
+        policy = self.base / "audit-policy.yaml"
+        policy.write_text(AUDIT_POLICY)
+        apiserver.argv += [f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}",
+                           "--audit-log-format=json"]
         write_kubeconfig(self.kubeconfig, self.server, pki.ca.cert, admin, "kubetask-admin")
         self._run(apiserver, self._ready)
 

@@ -35,6 +35,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if str(item.path).startswith(here):
             item.add_marker(pytest.mark.k8s)
+    # test_helm.py last: it starts the session's process kubelet, and test_operator.py's
+    # early tests count on no kubelet running yet (their tasks run on worker processes).
+    items.sort(key=lambda item: item.path.name == "test_helm.py")
 
 
 def unavailable(names: Sequence[str]) -> str:
