@@ -118,7 +118,8 @@ def test_the_charts_crds_and_dashboard_are_the_repository_files() -> None:
 @pytest.mark.parametrize("values", [
     (),
     ("operator.watchNamespace=NS", "etcd.networkPolicy.enabled=true",
-     "grafanaDashboard.enabled=true", "etcd.replicas=1", "etcd.tls.secret=my-etcd-tls"),
+     "grafanaDashboard.enabled=true", "etcd.replicas=1", "etcd.tls.secret=my-etcd-tls",
+     "etcd.tls.clientSecret=my-etcd-client-tls"),
     ("etcd.enabled=false", "externalEtcd.endpoints={etcd-a:2379,etcd-b:2379}",
      "externalEtcd.tlsSecret=etcd-client", "externalEtcd.authSecret=etcd-auth",
      "defaultTaskQueue.enabled=false", "metrics.service.enabled=false"),
@@ -305,12 +306,18 @@ def test_the_generated_etcd_certificates_serve_tls_and_demand_a_client_certifica
     (addresses made local): a client with the generated client certificate is served, one
     without is refused."""
     docs = render("kubetask", "etcd.replicas=1")
-    (secret,) = [d for d in docs if d["kind"] == "Secret"]
+    secrets = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "Secret"}
     (statefulset,) = [d for d in docs if d["kind"] == "StatefulSet"]
+    etcd_name = statefulset["metadata"]["name"]
+    server, client_secret = secrets[f"{etcd_name}-tls"], secrets[f"{etcd_name}-client-tls"]
+    assert server["ca.crt"] == client_secret["ca.crt"]  # one CA
+    assert server["tls.key"] != client_secret["tls.key"]  # clients never get the server's key
     tls = tmp_path / "tls"
     tls.mkdir(mode=0o700)
-    for key, value in secret["data"].items():
+    for key, value in server.items():
         (tls / key).write_bytes(base64.b64decode(value))
+    for key in ("tls.crt", "tls.key"):
+        (tls / f"client.{key.split('.')[1]}").write_bytes(base64.b64decode(client_secret[key]))
     (container,) = statefulset["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     assert env["ETCD_CLIENT_CERT_AUTH"] == env["ETCD_PEER_CLIENT_CERT_AUTH"] == "true"

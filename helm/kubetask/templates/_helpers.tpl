@@ -43,10 +43,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s-etcd" (include "kubetask.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* The Secret with the etcd TLS material (ca.crt, client.crt, client.key), or "". */}}
+{{/* The clients' Secret for etcd TLS (ca.crt, tls.crt, tls.key: a client certificate), or "".
+The operator mounts it and hands it to the worker Deployments (--etcd-tls-secret). */}}
 {{- define "kubetask.etcdTlsSecret" -}}
 {{- if .Values.etcd.enabled }}
-{{- default (printf "%s-tls" (include "kubetask.etcdName" .)) .Values.etcd.tls.secret }}
+{{- if and .Values.etcd.tls.secret (not .Values.etcd.tls.clientSecret) }}
+{{- fail "etcd.tls.clientSecret: with your own etcd.tls.secret, also name the Secret with the clients' certificate (ca.crt, tls.crt, tls.key)" }}
+{{- end }}
+{{- default (printf "%s-client-tls" (include "kubetask.etcdName" .)) .Values.etcd.tls.clientSecret }}
 {{- else }}
 {{- .Values.externalEtcd.tlsSecret }}
 {{- end }}
