@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build kube-apiserver, kube-controller-manager, kube-scheduler and etcd (>= 3.5.13, which
-# kube-apiserver's watch cache needs) from the Go module proxy into hack/bin/:
+# Build kube-apiserver, kube-controller-manager, kube-scheduler, etcd (>= 3.5.13, which
+# kube-apiserver's watch cache needs), and for hack/cluster the kubelet, kube-proxy and crictl,
+# from the Go module proxy into hack/bin/:
 #   hack/kube-tools/build.sh          (make kube-tools)
 # A binary already built for the pinned version is kept (checked with its --version), so a
 # second run takes well under a second. Cold times on the project's 2-core VM: README.md.
@@ -14,13 +15,15 @@ export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
 pinned() { sed -n "s#^[[:space:]]*$2 \(v[^ ]*\).*#\1#p" "$here/$1/go.mod" | head -n 1; }
 k8s=$(pinned apiserver k8s.io/kubernetes)
 etcd=$(pinned etcd go.etcd.io/etcd/server/v3)
+crictl=v1.34.0 # sigs.k8s.io/cri-tools, the release that matches Kubernetes 1.34
+kube_binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 [[ -n $k8s && -n $etcd ]] || { echo "build.sh: no pinned version in go.mod" >&2; exit 1; }
 
 # built BINARY EXPECTED: true if hack/bin/BINARY exists and reports the pinned version.
 built() { [[ -x $out/$1 ]] && "$out/$1" --version 2>/dev/null | head -n 1 | grep -qF "$2"; }
 
 kube_pkgs=()
-for binary in kube-apiserver kube-controller-manager kube-scheduler; do
+for binary in "${kube_binaries[@]}"; do
   built "$binary" "Kubernetes $k8s" || kube_pkgs+=("k8s.io/kubernetes/cmd/$binary")
 done
 if ((${#kube_pkgs[@]})); then
@@ -42,7 +45,15 @@ if ! built etcd "etcd Version: ${etcd#v}"; then
     -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$etcd" -o "$out/etcd" \
     go.etcd.io/etcd/server/v3)
 fi
-for binary in kube-apiserver kube-controller-manager kube-scheduler; do
+if ! built crictl "crictl version $crictl"; then
+  echo "building crictl $crictl into $out"
+  # go install of a pinned version: the module's own go.mod and go.sum decide its dependencies.
+  GOBIN=$out GOFLAGS=-buildvcs=false go install -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl" \
+    "sigs.k8s.io/cri-tools/cmd/crictl@$crictl"
+fi
+for binary in "${kube_binaries[@]}"; do
   printf '%-24s %s\n' "$binary" "$("$out/$binary" --version)"
 done
 printf '%-24s %s\n' etcd "$("$out/etcd" --version | sed -n 1p)"
+printf '%-24s %s\n' crictl "$("$out/crictl" --version)"
