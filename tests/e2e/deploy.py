@@ -107,6 +107,23 @@ def operator_objects(namespace: str, etcd_endpoints: str) -> list[dict[str, Any]
     ]
 
 
+def operator_cluster_objects(namespace: str) -> list[dict[str, Any]]:
+    """What kopf itself reads at the cluster scope even when it watches one namespace: the
+    CRDs (to notice its resources come and go) and the namespaces."""
+    name = f"kubetask-operator-{namespace}"
+    return [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": name},
+         "rules": [_rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], ["list", "watch"]),
+                   _rule([""], ["namespaces"], ["list", "watch"])]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": name},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+         "subjects": [{"kind": "ServiceAccount", "name": "kubetask-operator",
+                       "namespace": namespace}]},
+    ]
+
+
 def rollout(kube: Kube, namespace: str, name: str) -> None:
     kube.kubectl("rollout", "status", f"deployment/{name}", "-n", namespace,
                  f"--timeout={DEPLOY_TIMEOUT}s", timeout=DEPLOY_TIMEOUT + 10)
@@ -124,7 +141,8 @@ def deploy_kubetask(kube: Kube, namespace: str) -> Deployment:
     # No cluster DNS on the local cluster: the operator and workers use the Service's IP.
     ip = kube.get("service", namespace, "etcd")["spec"]["clusterIP"]
     endpoints = f"{ip}:2379"
-    kube.apply(*operator_objects(namespace, endpoints), namespace=namespace)
+    kube.apply(*operator_cluster_objects(namespace), *operator_objects(namespace, endpoints),
+               namespace=namespace)
     rollout(kube, namespace, "kubetask-operator")
     return Deployment(namespace=namespace, etcd_endpoints=endpoints)
 
@@ -136,6 +154,9 @@ def undeploy_kubetask(kube: Kube, namespace: str) -> None:
                  "--timeout=60s", check=False, timeout=70)
     kube.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=60s",
                  check=False, timeout=70)
+    name = f"kubetask-operator-{namespace}"
+    kube.kubectl("delete", f"clusterrolebinding/{name}", f"clusterrole/{name}",
+                 "--ignore-not-found", check=False)
 
 
 def operator_pod(kube: Kube, namespace: str) -> dict[str, Any]:
