@@ -67,3 +67,22 @@ stop() {
   fi
   rm -f "$STATE/run/$name.pid" "$STATE/run/$name.cmd"
 }
+
+# launch NAME BINARY ARGS...: in its own session (process group = its PID), log in logs/.
+launch() {
+  local name=$1 binary=$2; shift 2
+  setsid "$binary" "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$STATE/run/$name.pid"
+  echo "$binary" >"$STATE/run/$name.cmd"
+}
+
+# wait_for WHAT SECONDS COMMAND...: until COMMAND succeeds; else die with the log's tail.
+wait_for() {
+  local what=$1 seconds=$2 i; shift 2
+  for ((i = 0; i < seconds * 5; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    pid_of "$what" >/dev/null || die "$what exited: $(tail -n 5 "$STATE/logs/$what.log")"
+    sleep 0.2
+  done
+  die "$what not ready after ${seconds}s: $(tail -n 5 "$STATE/logs/$what.log")"
+}
