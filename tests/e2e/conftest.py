@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.deploy import Deployment, deploy_kubetask, undeploy_kubetask
-from tests.e2e.kube import ROOT, Kube, local_cluster, local_cluster_unavailable, run
+from tests.e2e.kube import CLUSTER_STATE, ROOT, Kube, local_cluster, local_cluster_unavailable, run
 
 SETUP_TIMEOUT = 600  # the first test pays for images, cluster up and the deploy
 TEST_TIMEOUT = 240
@@ -54,13 +54,14 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
     cache = tmp_path_factory.mktemp("kube-cache")
     given = os.environ.get("KUBETASK_E2E_KUBECONFIG")
     if given:
-        yield Kube(Path(given), cache)
+        # hack/cluster's own KUBECONFIG given: its containerd is on this machine.
+        yield Kube(Path(given), cache, local=Path(given).resolve().is_relative_to(CLUSTER_STATE))
         return
     containers = ROOT / "hack" / "containers"
     run([str(containers / "setup.sh"), "--no-install"], timeout=IMAGES_TIMEOUT)
     run([str(containers / "images.sh")], timeout=IMAGES_TIMEOUT)
     with local_cluster() as kubeconfig:
-        yield Kube(kubeconfig, cache)
+        yield Kube(kubeconfig, cache, local=True)
 
 
 @pytest.fixture(scope="session")

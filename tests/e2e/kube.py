@@ -22,6 +22,7 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = ROOT / "hack" / "cluster"
 KUBE_TOOLS = Path(os.environ.get("KUBETASK_KUBE_TOOLS", ROOT / "hack" / "bin"))
+CLUSTER_STATE = Path(os.environ.get("KUBETASK_CLUSTER_STATE", "/var/tmp/kubetask-cluster"))
 UP_TIMEOUT = 300  # a cold up imports four images (~45 s); warm ~5 s
 DOWN_TIMEOUT = 120
 
@@ -57,8 +58,9 @@ def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float,
 class Kube:
     """kubectl with one KUBECONFIG (and its cache in `cache_dir`, not ~/.kube)."""
 
-    def __init__(self, kubeconfig: Path, cache_dir: Path) -> None:
+    def __init__(self, kubeconfig: Path, cache_dir: Path, *, local: bool = False) -> None:
         self.kubeconfig = kubeconfig
+        self.local = local  # the cluster of hack/cluster: its node's containerd is here
         self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(cache_dir)}
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
@@ -80,6 +82,13 @@ class Kube:
     def items(self, kind: str, namespace: str, selector: str = "") -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self.get(kind, namespace, selector=selector)["items"]
         return items
+
+
+def crictl(*args: str) -> str:
+    """crictl against the local cluster's containerd (hack/cluster)."""
+    env = {**os.environ, "CONTAINER_RUNTIME_ENDPOINT":
+           f"unix://{CLUSTER_STATE / 'containerd' / 'containerd.sock'}"}
+    return run([str(KUBE_TOOLS / "crictl"), *args], env=env, timeout=60).stdout
 
 
 def local_cluster_unavailable() -> str:

@@ -1,12 +1,15 @@
-"""Tasks run by worker pods of the project's image: the examples, and a worker pod deleted
-while it runs tasks."""
+"""Tasks run by worker pods of the project's image: the examples, a worker pod deleted while
+it runs tasks, and a worker container killed by crictl (SIGKILL) while it runs tasks."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+import pytest
 
 from tests.e2e.deploy import Deployment
-from tests.e2e.kube import ROOT, Kube, wait_for
+from tests.e2e.kube import ROOT, Kube, crictl, wait_for
 from tests.e2e.workload import (
     echo_tasks,
     names,
@@ -38,22 +41,44 @@ def test_examples_every_task_succeeds(kube: Kube, kubetask: Deployment) -> None:
     assert shown == {**final, "no-such-type": "Dead"}, rows
 
 
-def test_worker_pod_deleted_mid_task_loses_nothing(kube: Kube, kubetask: Deployment) -> None:
-    namespace, queue = kubetask.namespace, "resilient"
+def busy_worker(kube: Kube, namespace: str, queue: str) -> dict[str, Any] | None:
+    """A worker pod of `queue` that runs a task now."""
+    running = {s.get("worker") for n, s in tasks(kube, namespace).items()
+               if n.startswith(queue) and s.get("phase") == "Running"}
+    return next((p for p in worker_pods(kube, namespace, queue)
+                 if p["metadata"]["name"] in running), None)
+
+
+def start_work(kube: Kube, namespace: str, queue: str) -> tuple[set[str], dict[str, Any]]:
+    """A queue of two workers and six Tasks of 8 s; returns their names and a busy pod."""
     kube.apply(task_queue(queue, min_replicas=2, max_replicas=2, max_concurrent=2, shutdown=1),
                namespace=namespace)
     wait_workers(kube, namespace, queue, 2, timeout=120)
     work = echo_tasks(queue, 6, seconds=8)
     kube.apply(*work, namespace=namespace)
+    pod = wait_for("a worker pod running a task", lambda: busy_worker(kube, namespace, queue),
+                   timeout=60, interval=0.5)
+    return names(work), pod
 
-    def busy_worker() -> str | None:
-        running = [s.get("worker") for n, s in tasks(kube, namespace).items()
-                   if n.startswith(queue) and s.get("phase") == "Running"]
-        pods = {p["metadata"]["name"] for p in worker_pods(kube, namespace, queue)}
-        return next((w for w in running if w in pods), None)
 
-    victim = wait_for("a worker pod running a task", busy_worker, timeout=60, interval=0.5)
-    log.info("deleting worker pod %s while it runs a task", victim)
-    kube.kubectl("delete", "pod", victim, "-n", namespace, "--wait=false")
-    final = wait_finished(kube, namespace, names(work), timeout=180)
+def test_worker_pod_deleted_mid_task_loses_nothing(kube: Kube, kubetask: Deployment) -> None:
+    namespace = kubetask.namespace
+    work, victim = start_work(kube, namespace, "resilient")
+    log.info("deleting worker pod %s while it runs a task", victim["metadata"]["name"])
+    kube.kubectl("delete", "pod", victim["metadata"]["name"], "-n", namespace, "--wait=false")
+    final = wait_finished(kube, namespace, work, timeout=180)
     assert set(final.values()) == {"Succeeded"}, final
+
+
+def test_worker_container_killed_mid_task_loses_nothing(kube: Kube, kubetask: Deployment) -> None:
+    if not kube.local:
+        pytest.skip("crictl reaches the node's containerd only on the local cluster (hack/cluster)")
+    namespace = kubetask.namespace
+    work, victim = start_work(kube, namespace, "killed")
+    container = victim["status"]["containerStatuses"][0]["containerID"].split("://")[-1]
+    log.info("crictl stop --timeout 0 (SIGKILL) the worker of %s", victim["metadata"]["name"])
+    crictl("stop", "--timeout", "0", container)
+    final = wait_finished(kube, namespace, work, timeout=180)
+    assert set(final.values()) == {"Succeeded"}, final
+    restarted = kube.get("pod", namespace, victim["metadata"]["name"])
+    assert restarted["status"]["containerStatuses"][0]["restartCount"] >= 1
