@@ -49,11 +49,12 @@ def busy_worker(kube: Kube, namespace: str, queue: str) -> dict[str, Any] | None
                  if p["metadata"]["name"] in running), None)
 
 
-def start_work(kube: Kube, namespace: str, queue: str) -> tuple[set[str], dict[str, Any]]:
-    """A queue of two workers and six Tasks of 8 s; returns their names and a busy pod."""
-    kube.apply(task_queue(queue, min_replicas=2, max_replicas=2, max_concurrent=2, shutdown=1),
-               namespace=namespace)
-    wait_workers(kube, namespace, queue, 2, timeout=120)
+def start_work(kube: Kube, namespace: str, queue: str,
+               workers: int = 2) -> tuple[set[str], dict[str, Any]]:
+    """A queue of `workers` and six Tasks of 8 s; returns their names and a busy pod."""
+    kube.apply(task_queue(queue, min_replicas=workers, max_replicas=workers, max_concurrent=2,
+                          shutdown=1), namespace=namespace)
+    wait_workers(kube, namespace, queue, workers, timeout=120)
     work = echo_tasks(queue, 6, seconds=8)
     kube.apply(*work, namespace=namespace)
     pod = wait_for("a worker pod running a task", lambda: busy_worker(kube, namespace, queue),
@@ -70,15 +71,22 @@ def test_worker_pod_deleted_mid_task_loses_nothing(kube: Kube, kubetask: Deploym
     assert set(final.values()) == {"Succeeded"}, final
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "engine bug, found here: the killed worker's container restarts with the same node id (the "
+    "pod's name) and re-registers before its old lease expires; it reruns the tasks it held, "
+    "the scheduler then finds the old lease gone and hands them back, they are assigned to the "
+    "same id again, and the new worker drops its own result as 'claim is stale' and ignores the "
+    "new assignment: those tasks stay Assigned for good. One worker, so that the handed-back "
+    "tasks go to the same id every time"))
 def test_worker_container_killed_mid_task_loses_nothing(kube: Kube, kubetask: Deployment) -> None:
     if not kube.local:
         pytest.skip("crictl reaches the node's containerd only on the local cluster (hack/cluster)")
     namespace = kubetask.namespace
-    work, victim = start_work(kube, namespace, "killed")
+    work, victim = start_work(kube, namespace, "killed", workers=1)
     container = victim["status"]["containerStatuses"][0]["containerID"].split("://")[-1]
     log.info("crictl stop --timeout 0 (SIGKILL) the worker of %s", victim["metadata"]["name"])
     crictl("stop", "--timeout", "0", container)
-    final = wait_finished(kube, namespace, work, timeout=180)
+    final = wait_finished(kube, namespace, work, timeout=90)
     assert set(final.values()) == {"Succeeded"}, final
     restarted = kube.get("pod", namespace, victim["metadata"]["name"])
     assert restarted["status"]["containerStatuses"][0]["restartCount"] >= 1
