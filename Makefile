@@ -36,7 +36,7 @@ lint: venv ## ruff, mypy --strict, import-linter layer contracts
 unit: venv ## Unit tests only (no etcd)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-test: venv system-deps lint kube-tools container-setup ## Everything: lint, unit, integration (real etcd), k8s, containers, load, faults, browser, soak (60 s)
+test: venv system-deps lint kube-tools container-setup cluster-deps ## Everything: lint, unit, integration (real etcd), k8s, containers, e2e (root), load, faults, browser, soak (60 s)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 soak: venv ## 30 min of steady load on real processes; figures to bench/results/soak-30min.json
@@ -55,6 +55,25 @@ container-setup: ## podman, runc, podman-compose, a local base and etcd image (D
 
 images: ## Build kubetask/worker and kubetask/operator (podman or docker; BASE_IMAGE=... another base)
 	BASE_IMAGE="$(BASE_IMAGE)" hack/containers/images.sh
+
+cluster-deps: ## containerd, CNI plugins, nftables, shellcheck (Debian, root) for hack/cluster (quick when installed)
+	@command -v containerd >/dev/null && command -v shellcheck >/dev/null && command -v nft >/dev/null \
+		&& [ -x /usr/lib/cni/bridge ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc \
+		containernetworking-plugins nftables iptables shellcheck >/dev/null; } \
+		|| echo "cluster-deps: not root with apt-get, so tests/e2e will skip without KUBETASK_E2E_KUBECONFIG"
+
+shellcheck: ## shellcheck the cluster and e2e scripts
+	shellcheck -x hack/cluster/up hack/cluster/down hack/cluster/lib.sh hack/e2e-kind.sh hack/kube-tools/build.sh
+
+cluster-up: kube-tools container-setup images cluster-deps ## A single-node Kubernetes cluster here (root): prints its KUBECONFIG
+	hack/cluster/up
+
+cluster-down: ## Stop the cluster of cluster-up and undo its changes to the machine
+	hack/cluster/down
+
+e2e: venv kube-tools container-setup images cluster-deps ## End-to-end tests on a real cluster (KUBETASK_E2E_KUBECONFIG=..., else the local one)
+	$(PY) -m pytest tests/e2e -q $(PYTEST_ARGS)
 
 requirements: venv ## Re-pin requirements/*.txt (the images' dependencies) from pyproject.toml
 	hack/containers/lock.sh
@@ -75,4 +94,5 @@ clean-dev: ## Remove only the dev data (.kubetask-dev: etcd data, tasks, logs); 
 clean: ## Remove everything made here: .venv, the tool caches and the dev data (.kubetask-dev)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .kubetask-dev
 
-.PHONY: help venv dev system-deps lint unit test kube-tools container-setup images requirements soak bench-deps bench bench-quick clean clean-dev
+.PHONY: help venv dev system-deps lint unit test kube-tools container-setup images requirements soak bench-deps bench bench-quick clean clean-dev \
+	cluster-deps shellcheck cluster-up cluster-down e2e

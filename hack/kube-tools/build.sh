@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build kube-apiserver, kube-controller-manager, kube-scheduler, etcd (>= 3.5.13, which
-# kube-apiserver's watch cache needs) and helm from the Go module proxy into hack/bin/:
+# kube-apiserver's watch cache needs), helm, and for hack/cluster the kubelet, kube-proxy and
+# crictl, from the Go module proxy into hack/bin/:
 #   hack/kube-tools/build.sh          (make kube-tools)
 # A binary already built for the pinned version is kept (checked with its --version), so a
 # second run takes well under a second. Cold times on the project's 2-core VM: README.md.
@@ -15,13 +16,15 @@ pinned() { sed -n "s#^[[:space:]]*$2 \(v[^ ]*\).*#\1#p" "$here/$1/go.mod" | head
 k8s=$(pinned apiserver k8s.io/kubernetes)
 etcd=$(pinned etcd go.etcd.io/etcd/server/v3)
 helm=$(pinned helm helm.sh/helm/v3)
+crictl=v1.34.0 # sigs.k8s.io/cri-tools, the release that matches Kubernetes 1.34
+kube_binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 [[ -n $k8s && -n $etcd && -n $helm ]] || { echo "build.sh: no pinned version in go.mod" >&2; exit 1; }
 
 # built BINARY EXPECTED: true if hack/bin/BINARY exists and reports the pinned version.
 built() { [[ -x $out/$1 ]] && "$out/$1" --version 2>/dev/null | head -n 1 | grep -qF "$2"; }
 
 kube_pkgs=()
-for binary in kube-apiserver kube-controller-manager kube-scheduler; do
+for binary in "${kube_binaries[@]}"; do
   built "$binary" "Kubernetes $k8s" || kube_pkgs+=("k8s.io/kubernetes/cmd/$binary")
 done
 if ((${#kube_pkgs[@]})); then
@@ -56,8 +59,16 @@ if ! { [[ -x $out/helm ]] && "$out/helm" version --short 2>/dev/null | grep -qxF
   done
   (cd "$here/helm" && go build -trimpath -ldflags "$ldflags" -o "$out/helm" helm.sh/helm/v3/cmd/helm)
 fi
-for binary in kube-apiserver kube-controller-manager kube-scheduler; do
+if ! built crictl "crictl version $crictl"; then
+  echo "building crictl $crictl into $out"
+  # go install of a pinned version: the module's own go.mod and go.sum decide its dependencies.
+  GOBIN=$out GOFLAGS=-buildvcs=false go install -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl" \
+    "sigs.k8s.io/cri-tools/cmd/crictl@$crictl"
+fi
+for binary in "${kube_binaries[@]}"; do
   printf '%-24s %s\n' "$binary" "$("$out/$binary" --version)"
 done
 printf '%-24s %s\n' etcd "$("$out/etcd" --version | sed -n 1p)"
 printf '%-24s %s\n' helm "$("$out/helm" version --short)"
+printf '%-24s %s\n' crictl "$("$out/crictl" --version)"

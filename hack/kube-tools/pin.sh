@@ -16,7 +16,7 @@ upstream_mod=$(go mod download -json "k8s.io/kubernetes@${release}" \
 for module in $(sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/.*#\1#p' "$upstream_mod"); do
   go mod edit "-replace=${module}=${module}@${staging}"
 done
-for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+for cmd in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
   go get -tool "k8s.io/kubernetes/cmd/${cmd}@${release}"
 done
 # Build with the Go defaults upstream ships with (its go.mod says go 1.24 / godebug go1.24).
