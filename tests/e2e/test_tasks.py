@@ -71,14 +71,10 @@ def test_worker_pod_deleted_mid_task_loses_nothing(kube: Kube, kubetask: Deploym
     assert set(final.values()) == {"Succeeded"}, final
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug, found here: the killed worker's container restarts with the same node id (the "
-    "pod's name) and re-registers before its old lease expires; it reruns the tasks it held, "
-    "the scheduler then finds the old lease gone and hands them back, they are assigned to the "
-    "same id again, and the new worker drops its own result as 'claim is stale' and ignores the "
-    "new assignment: those tasks stay Assigned for good. One worker, so that the handed-back "
-    "tasks go to the same id every time"))
 def test_worker_container_killed_mid_task_loses_nothing(kube: Kube, kubetask: Deployment) -> None:
+    """The container restarts in its pod under the same worker id, before the old process's
+    lease expires (one worker: the handed-back tasks go to that id again). Found a bug here:
+    the new process ignored the reassigned tasks; tests/faults has its process-level twin."""
     if not kube.local:
         pytest.skip("crictl reaches the node's containerd only on the local cluster (hack/cluster)")
     namespace = kubetask.namespace

@@ -195,3 +195,39 @@ async def test_sigterm_drains_then_hands_back_at_once(faults: FaultSystem) -> No
            handed_back_after_s=handed_back, handback_after_timeout_s=handed_back - shutdown,
            exited_after_s=exited, **verdict.figures())
     assert handed_back - shutdown < 1.0
+
+
+async def test_a_worker_restarted_under_its_own_id_within_its_lease_loses_nothing(
+        faults: FaultSystem) -> None:
+    """A container restarted in its pod: the new process has the same worker id (the pod's
+    name) and registers before the old process's lease has expired. The old claims die with
+    that lease and the scheduler assigns those tasks again, to the same id: the new process
+    must run them (it once ignored them as tasks it already held, and they stayed assigned)."""
+    faults.scheduler("s0")
+    faults.worker("pod-0", lease_ttl=TTL, max_concurrent=4)
+    await faults.wait_workers("pod-0")
+    await faults.wait_leader()
+    tasks = await faults.submit(4, {"duration": 30, "then": 0.2})
+    submitted = {t.id for t in tasks}
+
+    async def all_running() -> bool:
+        current = await faults.tasks()
+        return all(current[i].state is TaskState.RUNNING for i in submitted)
+    await wait_until(all_running, timeout=20, what="4 tasks running on pod-0")
+
+    old = faults.procs["pod-0"]
+    old.kill()
+    old.stop()  # closes its log (the new process appends to the same file)
+    faults.worker("pod-0", lease_ttl=TTL, max_concurrent=4)  # at once: the old lease lives on
+
+    final = await faults.wait_terminal(submitted, timeout=60)
+    verdict = await audit(faults.store, faults.keys, submitted, final, faults.sink)
+    for task_id in submitted:
+        task = final[task_id]
+        assert task.state is TaskState.SUCCEEDED, task
+        outcomes = [(a.worker, a.outcome) for a in task.history]
+        assert outcomes[-1] == ("pod-0", "succeeded") and len(outcomes) == 2, outcomes
+    log = faults.log("pod-0")
+    assert log.count("registered on queue") == 2, log[-3000:]  # the old process, the new one
+    report("kill -9 a worker, restart it under its id within its lease", lease_ttl=TTL,
+           **verdict.figures())

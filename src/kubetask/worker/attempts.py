@@ -138,8 +138,15 @@ class Attempts:
 
     def on_assignment(self, key: str, value: bytes, token: int) -> None:
         task = Task.from_dict(orjson.loads(value))
-        if task.id in self.by_task:
-            return
+        current = self.by_task.get(task.id)
+        if current is not None:
+            if token <= current.claim.token:
+                return  # this claim, seen again (a relist), or an older one
+            # A newer claim of a task this worker held before: the earlier claim is gone
+            # (its lease died, e.g. with the previous process of this worker id) and the
+            # scheduler assigned the task here again. The old attempt stops and writes
+            # nothing more (its writes would fail their compare); the new claim runs.
+            self.on_revoked(task.id)
         run = AttemptRun(Claim(task, key, token), TaskContext(task, self.worker, token))
         self.by_task[task.id] = run
         if self.cancels.take(task.id):

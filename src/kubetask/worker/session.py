@@ -13,7 +13,7 @@ import orjson
 from kubetask.errors import StoreError
 from kubetask.model import WorkerInfo
 from kubetask.queue import AttemptLog, WorkerTally
-from kubetask.store import Event, Keyspace, LeaseKeeper, ListWatch, Put, RangeResult, Store
+from kubetask.store import Event, Keyspace, KeyValue, LeaseKeeper, ListWatch, Put, RangeResult, Store
 from kubetask.worker.attempts import Attempts
 from kubetask.worker.committer import Committer
 from kubetask.worker.executors import ExecutorRegistry
@@ -86,7 +86,7 @@ class Session:
                 log.info("worker %s registered on queue %s (capacity %d, weight %d, types %s)",
                          self.id, settings.queue, settings.max_concurrent, settings.weight,
                          ",".join(host.registry.types))
-                group.create_task(mine.run(attempts.on_assignment_events))
+                group.create_task(mine.run(self._on_assignment_events))
                 group.create_task(cancels.run(attempts.on_cancel_events))
                 group.create_task(drains.run(self._on_drain_events))
                 group.create_task(self._heartbeat())
@@ -129,12 +129,24 @@ class Session:
     def _load_assignments(self, listing: RangeResult) -> None:
         """Every assignment of this worker now (first, and after a compaction): an attempt
         whose claim is no longer listed is dropped, a new claim starts."""
-        tokens = {self.keys.task_id_of(kv.key): kv.mod_revision for kv in listing.kvs}
+        claims = [kv for kv in listing.kvs if self._ours(kv)]
+        tokens = {self.keys.task_id_of(kv.key): kv.mod_revision for kv in claims}
         for task_id, run in list(self.attempts.by_task.items()):
             if tokens.get(task_id) != run.claim.token:
                 self.attempts.on_revoked(task_id)
-        for kv in listing.kvs:
+        for kv in claims:
             self.attempts.on_assignment(kv.key, kv.value, kv.mod_revision)
+
+    def _ours(self, kv: KeyValue) -> bool:
+        """An assignment under this session's lease. One under another lease is a claim of
+        an earlier process with the same worker id (a container restarted in its pod before
+        its lease expired): it dies with that lease, and the scheduler then assigns the task
+        again (maybe here, under this lease). Running it now would run it twice."""
+        return self.lease is not None and kv.lease == self.lease.id
+
+    def _on_assignment_events(self, batch: list[Event]) -> None:
+        self.attempts.on_assignment_events(
+            [e for e in batch if not e.put or self._ours(e.kv)])
 
     def _load_cancels(self, listing: RangeResult) -> None:
         """Every cancel key now: those gone are forgotten, the new ones reach their attempts
