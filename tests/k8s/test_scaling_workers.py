@@ -216,3 +216,26 @@ def test_a_steady_load_at_half_of_one_replica_does_not_flap(
     assert len(history) <= 2, history  # at most one change
     done = engine(etcd, ns, lambda c: c.wait(ids, timeout=60))
     assert {t.state for t in done} == {TaskState.SUCCEEDED}
+
+
+def test_two_operators_scale_a_queue_as_one(
+        kube: ControlPlane, ns: str, procs: Processes, etcd: EtcdProcess,
+        process_kubelet: ProcessKubelet) -> None:
+    """Both operators run every TaskQueue's timer, but only the one whose scheduler leads
+    the queue decides its replicas, drains and writes its status: one ScaledUp per scale-up,
+    not one per operator (each with its own window, two would fight over the replicas)."""
+    procs.operator()
+    procs.operator()
+    kube.kubectl("apply", "-n", ns, "-f", "-", input=task_queue(
+        "pair", max_concurrent=1, minReplicas=1, maxReplicas=3,
+        scaleDownStabilizationSeconds=60))
+    wait_for("the first worker", lambda: workers(etcd, ns, "pair"), procs, timeout=60)
+    submitted = engine(etcd, ns, lambda c: c.submit_many(
+        [TaskSpec("echo", {"duration": 6}, queue="pair") for _ in range(6)]))
+    wait_for("3 replicas", lambda: replicas(kube, ns, "pair") == 3, procs, timeout=60)
+    ids = [t.id for t in submitted]
+    wait_for("the 6 tasks done", lambda: all(
+        t.state is TaskState.SUCCEEDED for t in tasks_of(etcd, ns, ids)), procs, timeout=90)
+    time.sleep(6)  # another status tick of both operators (5 s): a second decision would show
+    assert scale_events(kube, ns) == ["ScaledUp"]
+    assert replicas(kube, ns, "pair") == 3  # held for the 60 s window, by one operator

@@ -33,6 +33,11 @@ class Schedulers:
         self._supervisor = Supervisor()
         self._strategies: dict[str, str] = {}
 
+    @property
+    def node_id(self) -> str:
+        """This operator's name in the queues' elections (its schedulers' node id)."""
+        return self._node_id
+
     async def start(self) -> None:
         await self._store.start()
         await self._supervisor.start()

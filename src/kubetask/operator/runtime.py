@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from kubetask.client import AsyncClient, parse_endpoints
-from kubetask.errors import ServiceFailed
+from kubetask.errors import KubetaskError, ServiceFailed
 from kubetask.operator import mapping, queues
 from kubetask.operator.autoscaler import Autoscalers
 from kubetask.operator.hooks import NoHooks, OperatorHooks
@@ -102,8 +102,22 @@ class Operator:
         self.stopping.set()
 
     async def apply_queue(self, namespace: str, body: Any) -> None:
-        await queues.apply_queue(await self.tasks(namespace), self._schedulers, body)
-        await self.apply_workers(body)
+        tasks = await self.tasks(namespace)
+        await queues.apply_queue(tasks, self._schedulers, body)
+        if await self._keeps(tasks, body["metadata"]["name"]) is not False:
+            await self.apply_workers(body)
+
+    async def _keeps(self, tasks: NamespaceTasks, queue: str) -> bool | None:
+        """Whether this operator keeps the queue's Deployment, scaling and status: True when
+        its scheduler leads the queue, or none does yet (a new queue: every operator writes
+        the same first values); False when another operator's leads (two operators never
+        fight over the replicas: each has its own stabilisation window); None: etcd did
+        not answer."""
+        try:
+            leader = await tasks.client.leader(queue)
+        except KubetaskError:
+            return None
+        return leader is None or leader == self._schedulers.node_id
 
     async def apply_workers(self, body: Any) -> dict[str, Any]:
         return await queues.apply_workers(self.kube, body, self._scaling.replicas(body),
@@ -118,12 +132,17 @@ class Operator:
 
     async def queue_status(self, namespace: str, body: Any) -> dict[str, Any]:
         """The TaskQueue's status; the autoscaler decides (and drains for a scale-in), then
-        the Deployment is applied again (its replicas, drift repaired)."""
+        the Deployment is applied again (its replicas, drift repaired). Only by the operator
+        that keeps the queue (`_keeps`); another returns nothing to patch."""
         tasks = await self.tasks(namespace)
+        keeps = await self._keeps(tasks, body["metadata"]["name"])
+        if keeps is False:
+            return {}  # the operator whose scheduler leads the queue writes all of it
         status = await queues.queue_status(tasks, body)
         fields, scaling = await self._scaling.reconcile(tasks.client, body)
         status.update(fields)
-        status.update(await self.apply_workers(body))
+        if keeps:  # etcd answered: repair the Deployment (none of it while etcd is away)
+            status.update(await self.apply_workers(body))
         if scaling is not None:
             status["conditions"].append(scaling)
         status["conditions"] = mapping.keep_transitions(
