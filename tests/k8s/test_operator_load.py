@@ -2,13 +2,14 @@
 counted by the kube-apiserver itself (`apiserver_request_total`), and 1,000 Tasks applied at
 once all reaching Succeeded with the TaskQueue's counts agreeing."""
 
+# ruff: noqa: F811 - a test's parameter named after an imported fixture is that fixture
+
 from __future__ import annotations
 
 import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,14 @@ import pytest
 from kubetask.etcd_process import EtcdProcess
 from tests.k8s.apiserver_metrics import CallKey, per_object_calls, request_totals, table
 from tests.k8s.cluster import ControlPlane
-from tests.k8s.test_operator import EXAMPLES, Processes, task_docs, tasks, wait_for
+from tests.k8s.test_operator import (  # noqa: F401 - procs: its fixture, with this module's ns
+    EXAMPLES,
+    Processes,
+    procs,
+    task_docs,
+    tasks,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -40,18 +48,6 @@ def ns(kube: ControlPlane) -> str:
     name = f"load-{uuid.uuid4().hex[:8]}"
     kube.kubectl("create", "namespace", name)
     return name
-
-
-@pytest.fixture
-def procs(kube: ControlPlane, etcd: EtcdProcess, ns: str,
-          tmp_path: Path) -> Iterator[Processes]:
-    """The test's operator and workers (as tests/k8s/test_operator.py's), stopped after."""
-    running = Processes(kube, etcd, ns, tmp_path)
-    yield running
-    kube.kubectl("delete", "deployments", "--all", "-n", ns, "--wait=false", check=False)
-    running.stop()
-    for proc in running.started:
-        print(f"--- {proc.args[0]} log (last lines)\n{proc.output()[-2000:]}")
 
 
 def ready_queue(kube: ControlPlane, ns: str, procs: Processes) -> dict[str, Any]:
