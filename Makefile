@@ -37,7 +37,7 @@ unit: venv ## Unit tests only (no etcd)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 test: venv system-deps lint kube-tools container-setup cluster-deps ## Everything: lint, unit, integration (real etcd), k8s, containers, e2e (root), load, faults, browser, soak (60 s)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q --durations=25 $(PYTEST_ARGS)
 
 soak: venv ## 30 min of steady load on real processes; figures to bench/results/soak-30min.json
 	KUBETASK_SOAK_SECONDS=$${KUBETASK_SOAK_SECONDS:-1800} \
