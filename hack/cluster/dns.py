@@ -5,6 +5,8 @@ Answers what kubelet-made resolv.conf files ask (ndots:5, search <ns>.svc.cluste
   <service>.<ns>.svc.cluster.local            the ClusterIP, or for a headless Service its
                                               endpoints' addresses
   <hostname>.<service>.<ns>.svc.cluster.local an endpoint with that hostname (StatefulSet pods)
+  <d>.<c>.<b>.<a>.in-addr.arpa                 PTR: the name of such an endpoint or Service (etcd
+                                              checks its peers' certificates by reverse lookup)
 Every other name is NXDOMAIN (pods here need no names outside the cluster); a name that
 exists but has no record of the asked type gets an empty answer. Stdlib only, one thread;
 the API is read at most once a second.
@@ -27,7 +29,8 @@ log = logging.getLogger("cluster-dns")
 DOMAIN = "svc.cluster.local"
 TTL = 2
 CACHE_SECONDS = 1.0
-A, AAAA = 1, 28
+A, PTR, AAAA = 1, 12, 28
+REVERSE = ".in-addr.arpa"
 NOERROR, FORMERR, NXDOMAIN = 0, 1, 3
 
 
@@ -37,6 +40,7 @@ class Records:
     def __init__(self, api: str, context: ssl.SSLContext) -> None:
         self.api, self.context = api, context
         self.names: dict[str, list[str]] = {}
+        self.reverse: dict[str, str] = {}  # an address to its name
         self.read_at = 0.0
 
     def get(self, path: str) -> list[dict]:
@@ -45,11 +49,13 @@ class Records:
 
     def refresh(self) -> None:
         names: dict[str, list[str]] = {}
+        reverse: dict[str, str] = {}
         headless: set[str] = set()
         for service in self.get("/api/v1/services"):
             meta, ip = service["metadata"], service["spec"].get("clusterIP", "")
             base = f"{meta['name']}.{meta['namespace']}.{DOMAIN}"
             names[base] = [ip] if ip and ip != "None" else []
+            reverse.update({address: base for address in names[base]})
             if ip == "None":
                 headless.add(base)
         for eps in self.get("/apis/discovery.k8s.io/v1/endpointslices"):
@@ -61,17 +67,30 @@ class Records:
                 addresses = endpoint.get("addresses") or []
                 if endpoint.get("hostname"):
                     names.setdefault(f"{endpoint['hostname']}.{base}", []).extend(addresses)
+                    reverse.update({a: f"{endpoint['hostname']}.{base}" for a in addresses})
                 if (endpoint.get("conditions") or {}).get("ready", True):
                     names[base].extend(addresses)
-        self.names, self.read_at = names, time.monotonic()
+        self.names, self.reverse, self.read_at = names, reverse, time.monotonic()
 
-    def lookup(self, name: str) -> list[str] | None:
+    def fresh(self) -> None:
         if time.monotonic() - self.read_at > CACHE_SECONDS:
             try:
                 self.refresh()
             except OSError as error:
                 log.warning("reading the API: %s (answering from the last read)", error)
+
+    def lookup(self, name: str) -> list[str] | None:
+        self.fresh()
         return self.names.get(name)
+
+    def pointer(self, name: str) -> str | None:
+        """The name of the address that `name` (d.c.b.a.in-addr.arpa) reverses."""
+        self.fresh()
+        return self.reverse.get(".".join(reversed(name.removesuffix(REVERSE).split("."))))
+
+
+def encode(name: str) -> bytes:
+    return b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0"
 
 
 def parse_question(packet: bytes) -> tuple[int, str, int, int] | None:
@@ -100,6 +119,14 @@ def answer(packet: bytes, records: Records) -> bytes | None:
         return None
     ident, name, qtype, end = question
     rd = struct.unpack("!H", packet[2:4])[0] & 0x0100
+    if name.endswith(REVERSE):
+        target = records.pointer(name)
+        rcode, count, body = (NXDOMAIN, 0, b"") if target is None else (NOERROR, 0, b"")
+        if target is not None and qtype == PTR:
+            data = encode(target)
+            count, body = 1, struct.pack("!HHHIH", 0xC00C, PTR, 1, TTL, len(data)) + data
+        header = struct.pack("!HHHHHH", ident, 0x8400 | rd | 0x0080 | rcode, 1, count, 0, 0)
+        return header + packet[12:end] + body
     addresses = records.lookup(name) if name.endswith("." + DOMAIN) else None
     rcode = NXDOMAIN if addresses is None else NOERROR
     body = b""
