@@ -20,7 +20,8 @@ SANDBOX_IMAGE=localhost/kubetask-pause:1
 # Images from `make images` / `make container-setup` that the cluster gets (podman → containerd).
 IMAGES=(localhost/kubetask/worker:0.1.0 localhost/kubetask/operator:0.1.0 localhost/kubetask-etcd:v3.6.16)
 # The processes, in start order (down stops them in reverse).
-PROCESSES=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy)
+PROCESSES=(etcd kube-apiserver kube-controller-manager kube-scheduler cluster-dns containerd kubelet
+  kube-proxy)
 # Kernel settings the kubelet, kube-proxy and the CNI bridge plugin may change: saved by up,
 # restored by down.
 SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.ip_forward

@@ -1,19 +1,21 @@
-"""Deploy kubetask into one namespace of the e2e cluster, with plain manifests: the CRDs,
-etcd (a Deployment of one pod and a Service), and the operator as a Deployment with its own
-ServiceAccount and a namespaced Role (the operator watches that namespace only).
+"""Deploy kubetask into one namespace of the e2e cluster with the Helm chart (helm/kubetask):
+the operator on the chart's ServiceAccount (a namespaced Role: it watches that namespace),
+the chart's etcd (3 members, TLS) and its default TaskQueue, the project's images.
 
-`deploy_kubetask` is the one place that knows how kubetask gets installed: when the Helm
-chart (helm/kubetask) exists this becomes a `helm install`.
+The local cluster (hack/cluster) has no volume provisioner: there the etcd members get
+hostPath PersistentVolumes under the cluster's state directory, of a StorageClass of their
+own; elsewhere (kind) the cluster's default StorageClass provisions them.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from typing import Any
 
-from tests.e2e.kube import ROOT, Kube, wait_for
+from tests.e2e.kube import CLUSTER_STATE, ROOT, Kube, wait_for
 
 VERSION = re.search(r'^version = "(.*)"', (ROOT / "pyproject.toml").read_text(), re.M)
 _TAG = VERSION.group(1) if VERSION else "latest"
@@ -21,9 +23,15 @@ _TAG = VERSION.group(1) if VERSION else "latest"
 WORKER_IMAGE = os.environ.get("KUBETASK_E2E_WORKER_IMAGE", f"kubetask/worker:{_TAG}")
 OPERATOR_IMAGE = os.environ.get("KUBETASK_E2E_OPERATOR_IMAGE", f"kubetask/operator:{_TAG}")
 # The local stand-in for the official image (hack/containers/setup.sh); same binary path.
-ETCD_IMAGE = os.environ.get("KUBETASK_E2E_ETCD_IMAGE", "kubetask-etcd:v3.6.16")
-APP_UID = 10001  # the images' USER
-DEPLOY_TIMEOUT = 180
+ETCD_IMAGE = os.environ.get("KUBETASK_E2E_ETCD_IMAGE", "localhost/kubetask-etcd:v3.6.16")
+CHART = ROOT / "helm" / "kubetask"
+RELEASE = "kubetask"
+ETCD = f"{RELEASE}-etcd"  # the chart's etcd StatefulSet and client Service
+OPERATOR = f"{RELEASE}-operator"
+ETCD_MEMBERS = 3
+APP_UID = 10001  # the images' USER, the chart's runAsUser
+STORAGE_CLASS = "kubetask-e2e-local"
+DEPLOY_TIMEOUT = 300
 
 
 @dataclass(frozen=True)
@@ -32,134 +40,82 @@ class Deployment:
     etcd_endpoints: str
 
 
-def _restricted(uid: int) -> dict[str, Any]:
-    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid,
-            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+def image_values(prefix: str, image: str) -> list[str]:
+    repository, tag = image.rsplit(":", 1)
+    return ["--set", f"{prefix}.repository={repository}", "--set", f"{prefix}.tag={tag}"]
 
 
-def _deployment(name: str, container: dict[str, Any], volumes: list[dict[str, Any]],
-                service_account: str = "") -> dict[str, Any]:
-    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "kubetask-e2e"}
-    pod: dict[str, Any] = {"containers": [container], "volumes": volumes,
-                           "terminationGracePeriodSeconds": 10}
-    if service_account:
-        pod["serviceAccountName"] = service_account
-    else:
-        pod["automountServiceAccountToken"] = False
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "labels": labels},
-            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": pod}}}
+def chart_values(namespace: str, storage_class: str) -> list[str]:
+    values = [*image_values("operator.image", OPERATOR_IMAGE),
+              *image_values("operator.workerImage", WORKER_IMAGE),
+              *image_values("etcd.image", ETCD_IMAGE),
+              "--set", f"operator.watchNamespace={namespace}",
+              "--set", f"etcd.replicas={ETCD_MEMBERS}",
+              # The test's tasks are short: small requests, so that the node fits them all.
+              "--set", "etcd.resources.requests.cpu=50m", "--set", "etcd.resources.requests.memory=64Mi",
+              "--set", "operator.resources.requests.cpu=50m"]
+    if storage_class:
+        values += ["--set", f"etcd.persistence.storageClassName={storage_class}"]
+    return values
 
 
-def etcd_objects() -> list[dict[str, Any]]:
-    container = {
-        "name": "etcd", "image": ETCD_IMAGE, "imagePullPolicy": "IfNotPresent",
-        "command": ["/usr/local/bin/etcd", "--data-dir=/var/lib/etcd/data",
-                    "--listen-client-urls=http://0.0.0.0:2379",
-                    "--advertise-client-urls=http://$(POD_IP):2379"],
-        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
-        "ports": [{"name": "client", "containerPort": 2379}],
-        "securityContext": _restricted(APP_UID),
-        "readinessProbe": {"tcpSocket": {"port": 2379}, "periodSeconds": 1},
-        "volumeMounts": [{"name": "data", "mountPath": "/var/lib/etcd"}],
-    }
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "etcd"},
-               "spec": {"selector": {"app.kubernetes.io/name": "etcd"},
-                        "ports": [{"name": "client", "port": 2379, "targetPort": 2379}]}}
-    return [service, _deployment("etcd", container, [{"name": "data", "emptyDir": {}}])]
+def volume_dir(namespace: str) -> Any:
+    return CLUSTER_STATE / "volumes" / namespace
 
 
-def _rule(groups: list[str], resources: list[str], verbs: list[str]) -> dict[str, Any]:
-    return {"apiGroups": groups, "resources": resources, "verbs": verbs}
-
-
-def operator_objects(namespace: str, etcd_endpoints: str) -> list[dict[str, Any]]:
-    rules = [
-        _rule(["kubetask.io"], ["tasks", "taskqueues"],
-              ["get", "list", "watch", "patch", "update", "delete"]),
-        _rule(["kubetask.io"], ["tasks/status", "taskqueues/status"], ["get", "patch", "update"]),
-        _rule(["apps"], ["deployments"], ["get", "list", "watch", "create", "patch", "update"]),
-        _rule([""], ["pods"], ["get", "list", "watch", "patch"]),
-        _rule(["", "events.k8s.io"], ["events"], ["create", "patch"]),
-    ]
-    container = {
-        "name": "operator", "image": OPERATOR_IMAGE, "imagePullPolicy": "IfNotPresent",
-        "args": ["operator", "--etcd-endpoints", etcd_endpoints, "--namespace", namespace,
-                 "--worker-image", WORKER_IMAGE, "--health-port", "8080"],
-        "ports": [{"name": "health", "containerPort": 8080}],
-        "securityContext": _restricted(APP_UID),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-    }
-    return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "kubetask-operator"}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-         "metadata": {"name": "kubetask-operator"}, "rules": rules},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": {"name": "kubetask-operator"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                     "name": "kubetask-operator"},
-         "subjects": [{"kind": "ServiceAccount", "name": "kubetask-operator",
-                       "namespace": namespace}]},
-        _deployment("kubetask-operator", container, [{"name": "tmp", "emptyDir": {}}],
-                    service_account="kubetask-operator"),
-    ]
-
-
-def operator_cluster_objects(namespace: str) -> list[dict[str, Any]]:
-    """What kopf itself reads at the cluster scope even when it watches one namespace: the
-    CRDs (to notice its resources come and go) and the namespaces."""
-    name = f"kubetask-operator-{namespace}"
-    return [
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-         "metadata": {"name": name},
-         "rules": [_rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], ["list", "watch"]),
-                   _rule([""], ["namespaces"], ["list", "watch"])]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": name},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-         "subjects": [{"kind": "ServiceAccount", "name": "kubetask-operator",
-                       "namespace": namespace}]},
-    ]
-
-
-def rollout(kube: Kube, namespace: str, name: str) -> None:
-    kube.kubectl("rollout", "status", f"deployment/{name}", "-n", namespace,
-                 f"--timeout={DEPLOY_TIMEOUT}s", timeout=DEPLOY_TIMEOUT + 10)
+def local_volumes(kube: Kube, namespace: str) -> str:
+    """hostPath PersistentVolumes for the etcd members (directories owned by the images'
+    user) and their StorageClass; returns its name."""
+    volumes: list[dict[str, Any]] = [{
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": STORAGE_CLASS}, "provisioner": "kubernetes.io/no-provisioner",
+        "volumeBindingMode": "WaitForFirstConsumer", "reclaimPolicy": "Retain"}]
+    for i in range(ETCD_MEMBERS):
+        path = volume_dir(namespace) / str(i)
+        path.mkdir(parents=True, exist_ok=True)
+        os.chown(path, APP_UID, APP_UID)
+        volumes.append({
+            "apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": f"{namespace}-{i}", "labels": {"kubetask.io/e2e": namespace}},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                     "storageClassName": STORAGE_CLASS,
+                     "persistentVolumeReclaimPolicy": "Retain",
+                     "hostPath": {"path": str(path), "type": "Directory"}}})
+    kube.apply(*volumes, namespace=namespace)
+    return STORAGE_CLASS
 
 
 def deploy_kubetask(kube: Kube, namespace: str) -> Deployment:
-    """CRDs, etcd and the operator in `namespace`; returns once the operator's pod is Ready."""
-    kube.kubectl("apply", "-f", str(ROOT / "crds"))
-    for crd in ("tasks.kubetask.io", "taskqueues.kubetask.io"):
-        kube.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s",
-                     timeout=70)
+    """`helm install` in `namespace` (made by helm); returns once the etcd members and the
+    operator are Ready (helm --wait)."""
     kube.kubectl("create", "namespace", namespace)
-    kube.apply(*etcd_objects(), namespace=namespace)
-    rollout(kube, namespace, "etcd")
-    # No cluster DNS on the local cluster: the operator and workers use the Service's IP.
-    ip = kube.get("service", namespace, "etcd")["spec"]["clusterIP"]
-    endpoints = f"{ip}:2379"
-    kube.apply(*operator_cluster_objects(namespace), *operator_objects(namespace, endpoints),
-               namespace=namespace)
-    rollout(kube, namespace, "kubetask-operator")
-    return Deployment(namespace=namespace, etcd_endpoints=endpoints)
+    storage_class = local_volumes(kube, namespace) if kube.local else ""
+    kube.helm("install", RELEASE, str(CHART), "--namespace", namespace,
+              *chart_values(namespace, storage_class),
+              "--wait", "--timeout", f"{DEPLOY_TIMEOUT}s", timeout=DEPLOY_TIMEOUT + 30)
+    return Deployment(namespace=namespace, etcd_endpoints=f"{ETCD}.{namespace}.svc:2379")
 
 
 def undeploy_kubetask(kube: Kube, namespace: str) -> None:
-    """Delete the namespace; Tasks and TaskQueues first, while the operator still runs to
-    release its finalizers."""
+    """Tasks and TaskQueues first, while the operator still runs to release its finalizers;
+    then the release (if a test did not uninstall it), the namespace and the local volumes."""
     kube.kubectl("delete", "tasks,taskqueues", "--all", "-n", namespace, "--wait=true",
                  "--timeout=60s", check=False, timeout=70)
+    kube.helm("uninstall", RELEASE, "--namespace", namespace, "--wait", "--timeout", "60s",
+              check=False, timeout=70)
     kube.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=60s",
                  check=False, timeout=70)
-    name = f"kubetask-operator-{namespace}"
-    kube.kubectl("delete", f"clusterrolebinding/{name}", f"clusterrole/{name}",
-                 "--ignore-not-found", check=False)
+    if kube.local:
+        kube.kubectl("delete", "pv", "-l", f"kubetask.io/e2e={namespace}", "--wait=true",
+                     "--timeout=30s", check=False, timeout=40)
+        shutil.rmtree(volume_dir(namespace), ignore_errors=True)
 
 
 def operator_pod(kube: Kube, namespace: str) -> dict[str, Any]:
     return wait_for("the operator pod", lambda: next(
-        iter(kube.items("pods", namespace, "app.kubernetes.io/name=kubetask-operator")), None),
-        timeout=30)
+        (p for p in kube.items("pods", namespace, "app.kubernetes.io/name=kubetask-operator")
+         if "deletionTimestamp" not in p["metadata"]), None), timeout=30)
+
+
+def etcd_pods(kube: Kube, namespace: str) -> list[dict[str, Any]]:
+    return kube.items("pods", namespace, "app.kubernetes.io/name=kubetask-etcd")

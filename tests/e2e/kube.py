@@ -61,11 +61,18 @@ class Kube:
     def __init__(self, kubeconfig: Path, cache_dir: Path, *, local: bool = False) -> None:
         self.kubeconfig = kubeconfig
         self.local = local  # the cluster of hack/cluster: its node's containerd is here
-        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(cache_dir)}
+        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(cache_dir),
+                    **{f"HELM_{kind}_HOME": str(cache_dir / f"helm-{kind.lower()}")
+                       for kind in ("CACHE", "CONFIG", "DATA")}}
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 60) -> str:
         return run(["kubectl", *args], env=self.env, input=input, check=check,
+                   timeout=timeout).stdout
+
+    def helm(self, *args: str, check: bool = True, timeout: float = 60) -> str:
+        """hack/bin/helm (make kube-tools) with this KUBECONFIG; its state beside kubectl's cache."""
+        return run([str(KUBE_TOOLS / "helm"), *args], env=self.env, check=check,
                    timeout=timeout).stdout
 
     def apply(self, *objects: dict[str, Any], namespace: str) -> None:
@@ -97,7 +104,7 @@ def local_cluster_unavailable() -> str:
         return "not root: the local cluster (hack/cluster/up) needs root; or set KUBETASK_E2E_KUBECONFIG"
     missing = [tool for tool in ("containerd", "runc", "kubectl", "podman", "nft")
                if not shutil.which(tool)]
-    missing += [name for name in ("kubelet", "kube-proxy", "kube-apiserver", "crictl", "etcd")
+    missing += [name for name in ("kubelet", "kube-proxy", "kube-apiserver", "crictl", "etcd", "helm")
                 if not (KUBE_TOOLS / name).exists()]
     if missing:
         return (f"no {', '.join(missing)}: run `make e2e` (kube-tools, container-setup, images, "

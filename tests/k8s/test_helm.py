@@ -302,14 +302,18 @@ def etcd_health(port: int, context: ssl.SSLContext) -> tuple[int, str]:
 
 def test_the_generated_etcd_certificates_serve_tls_and_demand_a_client_certificate(
         tmp_path: Path) -> None:
-    """The StatefulSet's etcd settings with the Secret the chart generates, on a local etcd
-    (addresses made local): a client with the generated client certificate is served, one
-    without is refused."""
+    """The StatefulSet's etcd settings with the Secret the chart generates and the members
+    mount, on a local etcd (addresses made local): a client with the generated client
+    certificate is served, one without is refused."""
     docs = render("kubetask", "etcd.replicas=1")
     secrets = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "Secret"}
     (statefulset,) = [d for d in docs if d["kind"] == "StatefulSet"]
     etcd_name = statefulset["metadata"]["name"]
-    server, client_secret = secrets[f"{etcd_name}-tls"], secrets[f"{etcd_name}-client-tls"]
+    (mounted,) = [v["secret"]["secretName"] for v in statefulset["spec"]["template"]["spec"][
+        "volumes"] if v["name"] == "tls"]
+    # The members' Secret (server and peer certificate, the Services' names), not the clients'.
+    assert mounted == f"{etcd_name}-tls", mounted
+    server, client_secret = secrets[mounted], secrets[f"{etcd_name}-client-tls"]
     assert server["ca.crt"] == client_secret["ca.crt"]  # one CA
     assert server["tls.key"] != client_secret["tls.key"]  # clients never get the server's key
     tls = tmp_path / "tls"
