@@ -1,9 +1,12 @@
+# shellcheck shell=bash
 # Sourced by the hack/containers scripts: paths, the podman configuration, the engine.
 # Nothing here edits the machine's own files: podman reads our containers.conf through
 # CONTAINERS_CONF (the only file it loads when that variable is set).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STATE="${KUBETASK_CONTAINERS_STATE:-$ROOT/.kubetask-containers}"
+# shellcheck disable=SC2034 # used by the scripts that source this file
 BASE_LOCAL="localhost/python-base:bookworm"
+# shellcheck disable=SC2034
 PODMAN_COMPOSE_VERSION="1.6.0"
 export CONTAINERS_CONF="$STATE/containers.conf"
 

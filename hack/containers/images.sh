@@ -6,6 +6,7 @@
 # (machines without a registry), else the official python:3.11-slim. ENGINE=podman|docker
 # picks the engine. Prints the images and their sizes.
 set -euo pipefail
+# shellcheck source=hack/containers/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ENGINE="${ENGINE:-$(detect_engine)}"
 [[ -n "$ENGINE" ]] || die "neither podman nor docker runs here: make container-setup installs podman (Debian, as root), or start a docker daemon"

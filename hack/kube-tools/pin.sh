@@ -13,9 +13,9 @@ cd "$(dirname "$0")/apiserver"
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 upstream_mod=$(go mod download -json "k8s.io/kubernetes@${release}" \
   | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
-for module in $(sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/.*#\1#p' "$upstream_mod"); do
+while read -r module; do
   go mod edit "-replace=${module}=${module}@${staging}"
-done
+done < <(sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/.*#\1#p' "$upstream_mod")
 for cmd in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
   go get -tool "k8s.io/kubernetes/cmd/${cmd}@${release}"
 done
