@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from kubetask.etcd_process import EtcdProcess
-from kubetask.store import LeaseKeeper, Store
+from kubetask.store import Keyspace, LeaseKeeper, Store
+from kubetask.worker import Worker, WorkerSettings
+from tests.harness import QuietLoad
 
 pytestmark = pytest.mark.etcd
 
@@ -28,3 +32,41 @@ async def test_stopping_a_lease_twice_revokes_it_once(etcd: EtcdProcess) -> None
         await keeper.stop()  # a worker's drain, then its session's end
         assert store.revokes == 1
         assert await store.time_to_live(lease) == -1
+
+
+class LeasePutWatchingStore(Store):
+    """A real store that records puts sent under a lease it has already revoked."""
+
+    def __init__(self, endpoints: list[str]) -> None:
+        super().__init__(endpoints)
+        self.revoked: set[int] = set()
+        self.late_puts: list[str] = []
+
+    async def revoke(self, lease: int) -> None:
+        self.revoked.add(lease)
+        await super().revoke(lease)
+
+    async def put(self, key: str, value: bytes, *, lease: int = 0) -> int:
+        if lease and lease in self.revoked:
+            self.late_puts.append(key)
+        return await super().put(key, value, lease=lease)
+
+
+async def test_a_stopping_worker_sends_no_heartbeat_after_revoking_its_lease(
+        etcd: EtcdProcess) -> None:
+    """Each late put fails ("lease not found", a warning in etcd's log: the soak caught one).
+    A heartbeat every millisecond keeps one in flight whenever the lease is revoked."""
+    store = LeasePutWatchingStore([etcd.endpoint])
+    async with store:
+        worker = Worker(store, Keyspace(namespace="late-put"),
+                        WorkerSettings(node_id="beating", heartbeat_interval=0.001),
+                        load=QuietLoad())
+        for _ in range(5):  # bounded: five start/stop rounds
+            await worker.start()
+            await asyncio.wait_for(worker.registered.wait(), 10)
+            await asyncio.sleep(0.05)
+            await worker.stop(graceful=True)
+            worker = Worker(store, Keyspace(namespace="late-put"),
+                            WorkerSettings(node_id="beating", heartbeat_interval=0.001),
+                            load=QuietLoad())
+        assert store.late_puts == []

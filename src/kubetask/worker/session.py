@@ -54,6 +54,7 @@ class Session:
         self.committer: Committer | None = None
         self._assignments: ListWatch | None = None
         self._background: set[asyncio.Future[None]] = set()
+        self._beat: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """From lease grant to lease loss: the claims of the session go with its lease."""
@@ -89,7 +90,7 @@ class Session:
                 group.create_task(mine.run(self._on_assignment_events))
                 group.create_task(cancels.run(attempts.on_cancel_events))
                 group.create_task(drains.run(self._on_drain_events))
-                group.create_task(self._heartbeat())
+                self._beat = group.create_task(self._heartbeat())
                 await lease.lost.wait()
                 raise _SessionLost()
         except* _SessionLost:
@@ -120,9 +121,16 @@ class Session:
         return None
 
     async def close(self) -> None:
-        """Flush the committer, then revoke the lease (the worker key and claims go)."""
+        """Flush the committer, stop writing the worker record, then revoke the lease (the
+        worker key and claims go). A heartbeat still in flight after the revoke would be a
+        put under a dead lease ("lease not found" in etcd's log)."""
         if self.committer is not None:
             await self.committer.stop()
+        publishing = [f for f in (self._beat, *self._background) if f is not None]
+        for future in publishing:
+            future.cancel()
+        if publishing:
+            await asyncio.wait(publishing)
         if self.lease is not None:
             await self.lease.stop(revoke=True)
 
