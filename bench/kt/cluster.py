@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,6 +23,40 @@ NAMESPACE = "bench"
 QUEUE = "bench"
 LOG_LEVEL = "warn"
 MIB = 1024 * 1024
+# Worker options the harness sets itself (--max-concurrent has its own bench option).
+HARNESS_WORKER_OPTIONS = ("--etcd-endpoints", "--namespace", "--queue", "--node-id",
+                          "--log-level", "--max-concurrent")
+
+
+def split_worker_args(text: str, what: str) -> tuple[str, ...]:
+    """Extra `kubetask worker` arguments from one shell-quoted string; SystemExit with what to
+    fix when it does not parse or sets an option the harness sets itself."""
+    try:
+        args = tuple(shlex.split(text))
+    except ValueError as exc:
+        raise SystemExit(f"{what} {text!r}: {exc}; quote it as one shell string, e.g. "
+                         f"{what} \"--prefetch 4\"") from None
+    taken = sorted({a.split("=", 1)[0] for a in args} & set(HARNESS_WORKER_OPTIONS))
+    if taken:
+        raise SystemExit(f"{what} {text!r}: {', '.join(taken)} is set by the harness "
+                         "(the slots per worker have their own option); remove it")
+    return args
+
+
+def check_worker_args(args: Sequence[str], src: Path, what: str) -> None:
+    """SystemExit naming the options of args that `kubetask worker` (imported from src) lacks."""
+    if not args:
+        return
+    out = subprocess.run([sys.executable, "-m", "kubetask", "worker", "--help"], cwd=REPO_ROOT,
+                         env={**clean_env(), "PYTHONPATH": str(src)}, capture_output=True,
+                         text=True, timeout=60)
+    if out.returncode:
+        raise SystemExit(f"`kubetask worker --help` from {src} failed:\n{out.stderr[-2000:]}")
+    missing = [a.split("=", 1)[0] for a in args if a.startswith("-") and not re.search(
+        rf"(?<![\w-]){re.escape(a.split('=', 1)[0])}(?![\w-])", out.stdout)]
+    if missing:
+        raise SystemExit(f"{what}: `kubetask worker` from {src} has no option "
+                         f"{', '.join(missing)}; see `python -m kubetask worker --help`")
 
 
 def etcd_info() -> dict[str, Any]:
@@ -111,10 +147,11 @@ class Cluster:
         """Start one scheduler process for the benchmark queue."""
         self.scheduler = spawn([self._cmd("scheduler", "sched-0")], self.workdir, ["sched-0"])
 
-    def start_workers(self, count: int, max_concurrent: int) -> None:
-        """Start count worker processes with --max-concurrent max_concurrent each."""
+    def start_workers(self, count: int, max_concurrent: int, extra: Sequence[str] = ()) -> None:
+        """Start count worker processes with --max-concurrent max_concurrent each (and extra)."""
         names = [f"worker-{i}" for i in range(count)]
-        cmds = [self._cmd("worker", n, ["--max-concurrent", str(max_concurrent)]) for n in names]
+        cmds = [self._cmd("worker", n, ["--max-concurrent", str(max_concurrent), *extra])
+                for n in names]
         self.workers = spawn(cmds, self.workdir, names)
 
     def check_alive(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from bench.kt.cluster import NAMESPACE, QUEUE, Cluster
@@ -90,13 +90,14 @@ async def _measure(session: Session, n_noop: int, n_sleep: int, sleep_s: float,
 
 
 @contextlib.asynccontextmanager
-async def warm_session(workers: int, per_worker: int, label: str = "e2e"
-                       ) -> AsyncIterator[Session]:
-    """Fresh etcd, 1 scheduler, `workers` workers warmed up with 4 x concurrency no-ops."""
+async def warm_session(workers: int, per_worker: int, label: str = "e2e",
+                       worker_args: Sequence[str] = ()) -> AsyncIterator[Session]:
+    """Fresh etcd, 1 scheduler, `workers` workers (with the extra worker_args) warmed up with
+    4 x concurrency no-ops."""
     concurrency = workers * per_worker
     with Cluster(f"{label}-mc{per_worker}") as cluster:
         cluster.start_scheduler()
-        cluster.start_workers(workers, per_worker)
+        cluster.start_workers(workers, per_worker, worker_args)
         async with BenchClient(cluster.endpoint, namespace=NAMESPACE) as client:
             await wait_ready(client, workers, 60.0, cluster.check_alive)
             session = Session(client, cluster, concurrency)
@@ -105,12 +106,14 @@ async def warm_session(workers: int, per_worker: int, label: str = "e2e"
 
 
 async def _run(workers: int, per_worker: int, n_noop: int, n_sleep: int, sleep_s: float,
-               latency: tuple[tuple[float, int], ...]) -> Figures:
-    async with warm_session(workers, per_worker) as session:
+               latency: tuple[tuple[float, int], ...], worker_args: Sequence[str]) -> Figures:
+    async with warm_session(workers, per_worker, worker_args=worker_args) as session:
         return await _measure(session, n_noop, n_sleep, sleep_s, latency)
 
 
 def measure_with_workers(workers: int, per_worker: int, n_noop: int, n_sleep: int, sleep_s: float,
-                         latency: tuple[tuple[float, int], ...]) -> Figures:
-    """Throughput and latency figures of one system variant (blocking)."""
-    return asyncio.run(_run(workers, per_worker, n_noop, n_sleep, sleep_s, latency))
+                         latency: tuple[tuple[float, int], ...],
+                         worker_args: Sequence[str] = ()) -> Figures:
+    """Throughput and latency figures of one system variant (blocking); worker_args are extra
+    `kubetask worker` arguments."""
+    return asyncio.run(_run(workers, per_worker, n_noop, n_sleep, sleep_s, latency, worker_args))
