@@ -12,6 +12,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bench.stats import Result, is_kubetask
+
 CPU = "cpu_ms_per_task"
 TXN = "etcd_txn_per_task"
 RATE = "tasks_per_s"
@@ -45,3 +47,28 @@ def run_line(label: str, run: Mapping[str, Any]) -> str:
     """One run on one line: tasks/s, transactions per task, CPU ms per task of each process."""
     cpu = " ".join(f"{k} {v:.3f}" for k, v in run[CPU].items())
     return f"{label:>5}: {run[RATE]:7.0f} tasks/s  txn/task {run[TXN]:.3f}  cpu ms/task: {cpu}"
+
+
+def _runs_with_costs(result: Result) -> list[Mapping[str, Any]]:
+    """The per-run details of a kubetask row when every run carries costs, else []."""
+    runs = result.params.get("per_run") or []
+    if not is_kubetask(result.system) or not runs or not all(has_costs(r) for r in runs):
+        return []
+    return list(runs)
+
+
+def cost_table(results: Sequence[Result]) -> str:
+    """Markdown: per kubetask row with costs, median tasks/s, etcd transactions per task and
+    CPU ms per task of each process, one column each (empty string when no row has them)."""
+    rows = [(r, _runs_with_costs(r)) for r in results]
+    rows = [(r, runs) for r, runs in rows if runs]
+    if not rows:
+        return ""
+    names = processes([run for _, runs in rows for run in runs])
+    lines = ["| workload | system | tasks/s | etcd txn/task |" + "".join(f" {n} |" for n in names),
+             "|---|---|---:|---:|" + "---:|" * len(names)]
+    for r, runs in rows:
+        m = median_costs(runs)
+        cpu = "".join(f" {m[n]:.3f} |" if n in m else " |" for n in names)
+        lines.append(f"| {r.workload} | {r.system} | {m[RATE]:,.0f} | {m[TXN]:.3f} |{cpu}")
+    return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -30,11 +31,12 @@ WORKLOADS = ("e2e_noop", f"e2e_sleep_{shared.SLEEP_S * 1000:g}ms")
 Runs = dict[tuple[str, int, str], list[float]]
 
 
-def layout(system: str, level: int) -> str:
+def layout(system: str, level: int, kubetask_args: Sequence[str] = ()) -> str:
     """The worker processes of one system at one level."""
     per = level // PROCESSES
+    extra = "".join(f" {a}" for a in kubetask_args)
     return {
-        "kubetask": f"1 scheduler + {PROCESSES} workers x `--max-concurrent {per}`",
+        "kubetask": f"1 scheduler + {PROCESSES} workers x `--max-concurrent {per}{extra}`",
         "dramatiq": f"`dramatiq --processes {PROCESSES} --threads {per}`",
         "celery": f"{PROCESSES} x `celery worker -P threads -c {per}`",
     }[system]
@@ -46,8 +48,10 @@ def _record(into: Runs, level: int, system: str, figs: dict[str, Any]) -> None:
             into.setdefault((workload, level, system), []).append(value)
 
 
-def run_once(plan: shared.Plan, levels: tuple[int, ...], run: int, into: Runs) -> list[str]:
-    """One run of every system at every level; returns error texts (a failure is not fatal)."""
+def run_once(plan: shared.Plan, levels: tuple[int, ...], run: int, into: Runs,
+             kubetask_worker_args: Sequence[str] = ()) -> list[str]:
+    """One run of every system at every level (kubetask's workers with the extra arguments);
+    returns error texts (a failure is not fatal)."""
     import redis
 
     from bench import run_peers  # needs Celery and Dramatiq (checked by bench.run)
@@ -62,7 +66,8 @@ def run_once(plan: shared.Plan, levels: tuple[int, ...], run: int, into: Runs) -
             try:
                 if system == "kubetask":
                     figs = kubetask_figures(PROCESSES, level // PROCESSES, plan.n_noop,
-                                            plan.n_sleep, shared.SLEEP_S, ())
+                                            plan.n_sleep, shared.SLEEP_S, (),
+                                            kubetask_worker_args)
                 else:
                     peer = replace(peers[system], name=f"{system}-c{level}", concurrency=level,
                                    layout=layout(system, level))
@@ -79,7 +84,8 @@ def run_once(plan: shared.Plan, levels: tuple[int, ...], run: int, into: Runs) -
     return errors
 
 
-def summary(runs: Runs, levels: tuple[int, ...], c16: dict[tuple[str, str], float]) -> dict[str, Any]:
+def summary(runs: Runs, levels: tuple[int, ...], c16: dict[tuple[str, str], float],
+            kubetask_args: Sequence[str] = ()) -> dict[str, Any]:
     """JSON for the report: per workload and level, each system's median/min/max, with the
     c16 medians of the main table (kubetask-mc8, dramatiq-c16, celery-c16) as level 16."""
     rows: list[dict[str, Any]] = []
@@ -97,8 +103,8 @@ def summary(runs: Runs, levels: tuple[int, ...], c16: dict[tuple[str, str], floa
             if systems:
                 rows.append({"workload": workload, "concurrency": level, "source": "curve",
                              "systems": systems})
-    return {"levels": list(levels), "layouts": {f"{s}-c{lv}": layout(s, lv) for lv in levels
-                                                 for s in SYSTEMS}, "rows": rows}
+    return {"levels": list(levels), "rows": rows, "layouts": {
+        f"{s}-c{lv}": layout(s, lv, kubetask_args) for lv in levels for s in SYSTEMS}}
 
 
 def render(curve: dict[str, Any]) -> str:

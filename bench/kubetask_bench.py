@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import plan as shared
-from bench.kt.cluster import etcd_info
+from bench.kt.cluster import check_worker_args, etcd_info, split_worker_args
 from bench.kt.measure import Figure, Figures
 from bench.kt.memory import measure_memory
 from bench.kt.scaling import measure_backlogs, measure_workers
@@ -69,6 +69,7 @@ class KtOptions:
     variant_max_concurrent: int | None = 10  # kubetask's default --max-concurrent
     scaling_max_concurrent: int = 10
     groups: tuple[str, ...] = field(default=GROUPS)
+    c16_worker_args: tuple[str, ...] = ()  # extra `kubetask worker` arguments in the c16 group
 
     @property
     def per_worker(self) -> int:
@@ -104,7 +105,8 @@ def _steps(plan: KtPlan, o: KtOptions) -> list[tuple[str, str, Callable[[], Figu
         steps.append(("variant", o.label(vmc), lambda: measure_with_workers(
             o.workers, vmc, p.n_noop, p.n_sleep, shared.SLEEP_S, p.latency)))
     steps.append((shared.C16, shared.C16_KUBETASK, lambda: measure_with_workers(
-        o.workers, o.c16_per_worker, p.n_noop, p.n_sleep, shared.SLEEP_S, ())))
+        o.workers, o.c16_per_worker, p.n_noop, p.n_sleep, shared.SLEEP_S, (),
+        o.c16_worker_args)))
     steps += [
         ("submit", KUBETASK, lambda: measure_submit(p.n_submit)),
         ("backlog", o.label(sc), lambda: measure_backlogs(plan.backlogs, sc, plan.window, o.workers)),
@@ -140,6 +142,8 @@ def collect(per_run: PerRun, opts: KtOptions) -> list[Result]:
         mc = opts.per_worker if system == KUBETASK else int(system.rsplit("mc", 1)[1])
         params: dict[str, Any] = {"workers": opts.workers, "max_concurrent": mc,
                                   "per_run": [detail for _, _, detail in figs]}
+        if system == shared.C16_KUBETASK:
+            params["worker_args"] = list(opts.c16_worker_args)
         results.append(Result(workload, system, figs[0][0], [v for _, v, _ in figs], params))
     return results
 
@@ -157,7 +161,8 @@ def kubetask_meta(plan: KtPlan, opts: KtOptions) -> dict[str, Any]:
         f"--max-concurrent {opts.per_worker}`: {opts.concurrency} slots in total, as the peers), "
         "a fresh etcd per measurement; client in the harness process",
         "c16_layout": f"1 scheduler + {opts.workers} workers x `--max-concurrent "
-        f"{opts.c16_per_worker}` ({shared.C16_KUBETASK}: {shared.C16_TOTAL} slots in total)",
+        f"{opts.c16_per_worker}{''.join(' ' + a for a in opts.c16_worker_args)}` "
+        f"({shared.C16_KUBETASK}: {shared.C16_TOTAL} slots in total)",
         "commit": head + ("+dirty" if dirty else ""),
         "etcd": etcd_info(),
         "versions": {name: importlib.metadata.version(name)
@@ -184,6 +189,10 @@ def add_kubetask_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scaling-max-concurrent", type=int, default=10,
                    help="--max-concurrent per worker for the scaling and memory workloads")
     p.add_argument("--groups", default=",".join(GROUPS), help="comma list of " + ",".join(GROUPS))
+    p.add_argument("--kubetask-worker-args", default="", metavar="ARGS",
+                   help="extra `kubetask worker` arguments, one shell-quoted string, for the "
+                   f"{shared.C16} group and the concurrency curve's kubetask, e.g. "
+                   "\"--prefetch 4\" (default: none)")
 
 
 def plan_and_options(args: argparse.Namespace) -> tuple[KtPlan, KtOptions]:
@@ -195,8 +204,13 @@ def plan_and_options(args: argparse.Namespace) -> tuple[KtPlan, KtOptions]:
     unknown = set(groups) - set(GROUPS)
     if unknown:
         raise SystemExit(f"unknown groups {sorted(unknown)}; choose from {list(GROUPS)}")
+    worker_args = split_worker_args(args.kubetask_worker_args, "--kubetask-worker-args")
+    if worker_args and shared.C16 not in groups:
+        raise SystemExit(f"--kubetask-worker-args applies to the {shared.C16} group, which "
+                         "--groups leaves out; add it or drop the option")
+    check_worker_args(worker_args, REPO_ROOT / "src", "--kubetask-worker-args")
     opts = KtOptions(args.concurrency, 2, args.variant_max_concurrent or None,
-                     args.scaling_max_concurrent, groups)
+                     args.scaling_max_concurrent, groups, worker_args)
     variant = opts.variant_max_concurrent
     if shared.C16 in groups and "variant" in groups and variant == opts.c16_per_worker != opts.per_worker:
         raise SystemExit(f"--variant-max-concurrent {variant} is the c16 group's "

@@ -1,4 +1,5 @@
-"""The combined Markdown report: context, the table with kubetask/peer ratios, issue 5's targets."""
+"""The combined Markdown report: context, the table with kubetask/peer ratios, kubetask's cost
+per task, issue 16's and issue 5's targets."""
 
 from __future__ import annotations
 
@@ -6,11 +7,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench import curve
+from bench import curve, targets16
+from bench.costs import cost_table
 from bench.plan import C16, C16_KUBETASK, C16_TOTAL, is_c16
 from bench.stats import Result, fmt, is_kubetask, kubetask_systems, markdown_table
 
 Medians = dict[tuple[str, str], float]
+COSTS_INTRO = (
+    "Medians over the runs of each kubetask row's measured window (submit start to the last "
+    "task done): etcd transactions per task (etcd revisions, one per transaction, all hops "
+    "together) and CPU ms per task of each process (psutil user + system: etcd, the scheduler "
+    "`sched-0`, each worker, the client in the harness; `total` is their sum).")
 
 
 @dataclass(frozen=True)
@@ -144,8 +151,12 @@ def render(results: Sequence[Result], meta: dict[str, Any]) -> str:
         "",
     ]
     if results:
-        lines += [markdown_table(results, kubetask_systems(results)), "## Targets (issue 5)", "",
-                  targets_table(results)]
+        lines += [markdown_table(results, kubetask_systems(results))]
+        costs = cost_table(results)
+        if costs:
+            lines += ["## kubetask: cost per task", "", COSTS_INTRO, "", costs]
+        lines += ["## Issue 16 targets", "", targets16.targets_table(results),
+                  "## Targets (issue 5)", "", targets_table(results)]
     if meta.get("curve"):
         lines.append(curve.render(meta["curve"]))
     errors = meta.get("errors") or []

@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if do_peers:
             errors += run_peers_once(plan, systems, opts.concurrency, peers)
         if do_curve:
-            errors += curve.run_once(plan.peers, levels, run, curve_runs)
+            errors += curve.run_once(plan.peers, levels, run, curve_runs, opts.c16_worker_args)
     results = order(kt.collect(kt_runs, opts) + list(peers.values()))
     c16 = {(r.workload, r.system): r.summary.median for r in results if shared.is_c16(r.system)}
     meta: dict[str, Any] = {
@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "wall_seconds": round(time.monotonic() - started, 1), "errors": errors,
     }
     if do_curve:
-        meta["curve"] = curve.summary(curve_runs, levels, c16)
+        meta["curve"] = curve.summary(curve_runs, levels, c16, opts.c16_worker_args)
     report = render(results, meta)
     write_results(args.out, results, meta, report)
     print(report, end="")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 from bench.compare import parse_args, sides, summary
 from bench.costs import median_costs, processes
 from bench.kt.cluster import split_worker_args
+from bench.kubetask_bench import add_kubetask_options, plan_and_options
 
 
 def _run(rate: float, txn: float, **cpu: float) -> dict[str, object]:
@@ -63,3 +65,18 @@ def test_median_costs_per_process_and_ratio_summary() -> None:
     plan = sides(parse_args([".", "--sweep", "x|y"]), None)
     text = summary([(plan[0], runs[:1]), (plan[1], runs[1:2])], 1)
     assert "S2/S1" in text and "3.00" in text  # 300 / 100 tasks/s
+
+
+def _bench_args(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    add_kubetask_options(p)
+    return p.parse_args(list(argv))
+
+
+def test_kubetask_worker_args_go_to_the_c16_group_only_when_it_runs() -> None:
+    _, opts = plan_and_options(_bench_args("--quick"))
+    assert opts.c16_worker_args == ()
+    with pytest.raises(SystemExit, match="leaves out"):
+        plan_and_options(_bench_args("--groups", "e2e", "--kubetask-worker-args", "--prefetch 4"))
+    with pytest.raises(SystemExit, match="set by the harness"):
+        plan_and_options(_bench_args("--kubetask-worker-args", "--max-concurrent 2"))
