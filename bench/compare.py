@@ -11,8 +11,9 @@ through PYTHONPATH) then B = this tree, `--rounds` times, each on a fresh etcd, 
 and 2 workers x `--per-worker` slots, warmed up. REV `.` or `HEAD` means this tree for both
 sides (uncommitted changes included), to compare worker settings: `--args-a` / `--args-b`
 are extra `kubetask worker` arguments of each side. `--sweep` takes N settings separated by
-`|` and measures each on this tree, interleaved the same way. Per run it prints tasks/s,
-etcd transactions per task and CPU ms per task of each process; then each side's medians
+`|` and measures each on this tree, interleaved the same way. Each round starts one side
+later than the last (A B, B A, ...). Per run it prints tasks/s, etcd transactions per task
+and CPU ms per task of each process; then each side's medians
 and their ratio to the first side. The harness (bench/) is this tree's for every side.
 """
 
@@ -70,6 +71,12 @@ def _one_run(side: Side, args: argparse.Namespace) -> dict[str, Any]:
                          f"{out.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+def schedule(sides: int, rounds: int) -> list[int]:
+    """Side indexes in run order: every side once a round, each round starting one side later
+    (A B, B A, A B ...), so no side always runs first after a fresh start of the others."""
+    return [(r + i) % sides for r in range(rounds) for i in range(sides)]
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -166,10 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_worker_args(side.worker_args, side.src, f"side {side.label} ({side.what})")
         print("\n".join(f"{side.label} = {side.what}" for side in plan), flush=True)
         measured: list[tuple[Side, list[dict[str, Any]]]] = [(s, []) for s in plan]
-        for _ in range(args.rounds):
-            for side, runs in measured:
-                runs.append(_one_run(side, args))
-                print(run_line(side.label, runs[-1]), flush=True)
+        for i in schedule(len(plan), args.rounds):
+            side, runs = measured[i]
+            runs.append(_one_run(side, args))
+            print(run_line(side.label, runs[-1]), flush=True)
     print(summary(measured, args.rounds))
     return 0
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 import pytest
-from bench.compare import parse_args, sides, summary
+from bench.compare import parse_args, schedule, sides, summary
 from bench.costs import median_costs, processes
 from bench.kt.cluster import split_worker_args
 from bench.kubetask_bench import add_kubetask_options, plan_and_options
@@ -80,3 +80,8 @@ def test_kubetask_worker_args_go_to_the_c16_group_only_when_it_runs() -> None:
         plan_and_options(_bench_args("--groups", "e2e", "--kubetask-worker-args", "--prefetch 4"))
     with pytest.raises(SystemExit, match="set by the harness"):
         plan_and_options(_bench_args("--kubetask-worker-args", "--max-concurrent 2"))
+
+
+def test_every_round_runs_each_side_once_starting_one_later() -> None:
+    assert schedule(2, 3) == [0, 1, 1, 0, 0, 1]
+    assert schedule(3, 2) == [0, 1, 2, 1, 2, 0]
