@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.costs import CpuMeter
 from bench.kt.cluster import NAMESPACE, Cluster
 from bench.kt.measure import (
     BenchClient,
-    CpuMeter,
     noop_specs,
     succeeded_count,
     wait_ready,

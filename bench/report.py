@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import curve, targets16
-from bench.costs import cost_table
+from bench.costs import cost_table, peer_cpu_table
 from bench.plan import C16, C16_KUBETASK, C16_TOTAL, is_c16
 from bench.stats import Result, fmt, is_kubetask, kubetask_systems, markdown_table
 
@@ -18,6 +18,11 @@ COSTS_INTRO = (
     "task done): etcd transactions per task (etcd revisions, one per transaction, all hops "
     "together) and CPU ms per task of each process (psutil user + system: etcd, the scheduler "
     "`sched-0`, each worker, the client in the harness; `total` is their sum).")
+PEER_CPU_INTRO = (
+    "The same CPU readings for the peers (no transaction count: redis has none to compare): "
+    "redis-server, `workers` = every worker command with its forked children together "
+    "(Dramatiq's master and its processes, each Celery worker, each RQ worker), the client "
+    "in the harness, and `total`. On 2 cores, 2,000 / total bounds tasks/s.")
 
 
 @dataclass(frozen=True)
@@ -152,9 +157,11 @@ def render(results: Sequence[Result], meta: dict[str, Any]) -> str:
     ]
     if results:
         lines += [markdown_table(results, kubetask_systems(results))]
-        costs = cost_table(results)
+        costs, peer_cpu = cost_table(results), peer_cpu_table(results)
         if costs:
             lines += ["## kubetask: cost per task", "", COSTS_INTRO, "", costs]
+        if peer_cpu:
+            lines += ["## Peers: CPU per task", "", PEER_CPU_INTRO, "", peer_cpu]
         lines += ["## Issue 16 targets", "", targets16.targets_table(results),
                   "## Targets (issue 5)", "", targets_table(results)]
     if meta.get("curve"):

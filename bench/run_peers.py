@@ -32,7 +32,7 @@ PEERS: dict[str, Peer] = {
     )
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "peers.json"
-Figures = dict[str, tuple[str, float, dict[str, float]]]
+Figures = dict[str, tuple[str, float, dict[str, Any]]]
 
 
 def measure_with_workers(peer: Peer, url: str, plan: Plan, concurrency: int) -> Figures:
@@ -81,7 +81,7 @@ def params_for(workload: str, plan: Plan, concurrency: int) -> dict[str, Any]:
 
 
 def collect(
-    per_run: dict[tuple[str, str], list[tuple[str, float, dict[str, float]]]],
+    per_run: dict[tuple[str, str], list[tuple[str, float, dict[str, Any]]]],
     plan: Plan,
     concurrency: int,
 ) -> list[Result]:
@@ -121,7 +121,7 @@ def versions() -> dict[str, str]:
 
 def run_all(plan: Plan, systems: Sequence[str], concurrency: int) -> tuple[list[Result], list[str]]:
     """Every run of every system on one private redis-server; errors are collected, not fatal."""
-    per_run: dict[tuple[str, str], list[tuple[str, float, dict[str, float]]]] = {}
+    per_run: dict[tuple[str, str], list[tuple[str, float, dict[str, Any]]]] = {}
     errors: list[str] = []
     with start_redis() as srv:
         log(f"redis-server pid {srv.pid} on {srv.url}")

@@ -1,14 +1,11 @@
-"""Bounded waits and exact readings on a kubetask queue: readiness, completion, CPU per process."""
+"""Bounded waits and exact readings on a kubetask queue: readiness, completion, records."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
-
-import psutil
 
 from bench.kt.cluster import QUEUE
 from kubetask.client import AsyncClient
@@ -168,38 +165,3 @@ async def submit_batches(client: AsyncClient, n: int, batch: int) -> float:
     for start in range(0, n, batch):
         await client.submit_many(noop_specs(min(batch, n - start)))
     return time.perf_counter() - t0
-
-
-class CpuMeter:
-    """CPU seconds used by named processes between start() and stop()."""
-
-    def __init__(self, pids: Mapping[str, int]) -> None:
-        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
-        self.procs["client"] = psutil.Process(os.getpid())
-        self.before: dict[str, float] = {}
-
-    def _now(self) -> dict[str, float]:
-        """user + system CPU seconds of every process now."""
-        out = {}
-        for name, proc in self.procs.items():
-            t = proc.cpu_times()
-            out[name] = t.user + t.system
-        return out
-
-    def start(self) -> None:
-        """Take the starting reading."""
-        self.before = self._now()
-
-    def add_new(self, pids: Mapping[str, int]) -> None:
-        """Also count processes started after start(), from their birth (start-up included)."""
-        for name, pid in pids.items():
-            if name not in self.procs:
-                self.procs[name] = psutil.Process(pid)
-                self.before[name] = 0.0
-
-    def per_task_ms(self, n: int) -> dict[str, float]:
-        """CPU milliseconds per task of each process since start(), plus the total."""
-        after = self._now()
-        out = {k: round((after[k] - self.before[k]) * 1000.0 / n, 4) for k in after}
-        out["total"] = round(sum(out.values()), 4)
-        return out

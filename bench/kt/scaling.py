@@ -13,11 +13,11 @@ import asyncio
 import time
 from typing import Any
 
+from bench.costs import CpuMeter
 from bench.kt.cluster import NAMESPACE, Cluster
 from bench.kt.measure import (
     BenchClient,
     BenchTimeout,
-    CpuMeter,
     Figures,
     noop_specs,
     records,

@@ -8,10 +8,10 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from bench.costs import CpuMeter
 from bench.kt.cluster import NAMESPACE, QUEUE, Cluster
 from bench.kt.measure import (
     BenchClient,
-    CpuMeter,
     Figures,
     check_once,
     noop_specs,

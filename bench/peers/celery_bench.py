@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 from celery import Celery, group
@@ -94,7 +95,7 @@ PEER_C16 = Peer(
 
 def run_throughput(
     redis_url: str, n_tasks: int, sleep_s: float = 0.0, concurrency: int = 2
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """End-to-end: submit n_tasks as a group and run them on fresh workers."""
     with Session(PEER, redis_url, concurrency) as s:
         return s.throughput(n_tasks, sleep_s)

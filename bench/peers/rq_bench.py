@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 from rq import Queue
@@ -78,7 +79,7 @@ PEER_C16 = Peer(
 
 def run_throughput(
     redis_url: str, n_tasks: int, sleep_s: float = 0.0, concurrency: int = 2
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """End-to-end: submit n_tasks with enqueue_many and run them on fresh workers."""
     with Session(PEER, redis_url, concurrency) as s:
         return s.throughput(n_tasks, sleep_s)

@@ -10,10 +10,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import redis
 
+from bench.costs import CpuMeter
 from bench.peers import sink
 from bench.peers.procs import WorkerGroup, start_workers
 from bench.stats import latency_summary
@@ -174,20 +175,32 @@ class Session:
             raise RuntimeError(f"{self.peer.name}: {extra} tasks of run {run_id} ran twice")
         return t0, submitted, finished
 
+    def _cpu_meter(self) -> CpuMeter:
+        """CPU of redis-server, each worker command with its children, and this client."""
+        if self.workers is None:
+            raise RuntimeError("Session.start() was not called")
+        pids = {"redis": int(self.r.info("server")["process_id"])}
+        pids |= {f"worker-{i}": pid for i, pid in enumerate(self.workers.pids)}
+        return CpuMeter(pids, children=True)
+
     def throughput(
         self, n: int, sleep_s: float = 0.0, deadline_s: float | None = None
-    ) -> dict[str, float]:
-        """Submit n tasks (batched) and time until the last one finished."""
+    ) -> dict[str, Any]:
+        """Submit n tasks (batched) and time until the last one finished; CPU ms per task."""
         if deadline_s is None:
             deadline_s = 60.0 + n * (0.01 + 3.0 * sleep_s / self.concurrency)
         kind: TaskKind = "nap" if sleep_s > 0 else "noop"
+        meter = self._cpu_meter()
+        meter.start()
         t0, submitted, finished = self._run_batch(kind, n, sleep_s, deadline_s)
+        cpu = meter.per_task_ms(n)
         seconds = finished - t0
         return {
             "seconds": seconds,
             "tasks_per_s": n / seconds,
             "submit_seconds": submitted - t0,
             "n": n,
+            "cpu_ms_per_task": cpu,
         }
 
     def latency(self, rate: float, n: int, drain_s: float = 30.0) -> dict[str, float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.costs import cost_table
+from bench.costs import cost_table, peer_cpu_table
 from bench.report import render
 from bench.stats import Result
 from bench.targets16 import GOALS, targets_table
@@ -83,3 +83,17 @@ def test_cost_table_takes_medians_for_kubetask_rows_only() -> None:
     assert cost_table(results[1:]) == ""
     report = render(results, {})
     assert "## kubetask: cost per task" in report and "## Issue 16 targets" in report
+
+
+def test_peer_cpu_table_sums_the_worker_processes() -> None:
+    runs = [{"tasks_per_s": r, "n": 10, "cpu_ms_per_task": {
+        "redis": 0.2, "worker-0": w, "worker-1": w, "client": 0.1, "total": 0.3 + 2 * w}}
+        for r, w in ((1_000, 0.5), (1_500, 0.7), (1_200, 0.6))]
+    results = [Result("e2e_noop", "dramatiq-c16", "tasks/s", [1_200.0], {"per_run": runs}),
+               Result("e2e_noop", "celery-c16", "tasks/s", [900.0], {"per_run": [{"n": 10}]}),
+               _kt("e2e_noop", "kubetask-mc8", 2_000.0)]
+    lines = peer_cpu_table(results).splitlines()
+    assert lines[0] == "| workload | system | tasks/s | redis | workers | client | total |"
+    assert lines[2:] == ["| e2e_noop | dramatiq-c16 | 1,200 | 0.200 | 1.200 | 0.100 | 1.500 |"]
+    assert peer_cpu_table(results[1:]) == ""
+    assert "## Peers: CPU per task" in render(results, {})
