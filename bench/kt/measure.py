@@ -99,15 +99,16 @@ async def wait_succeeded(
 async def wait_drained(client: BenchClient, deadline_s: float, check: Check, poll_s: float) -> None:
     """Until no task is pending, active or delayed; each poll costs O(open tasks), not O(done)."""
     k = client.raw_keys
-    prefixes = (k.pending_all(QUEUE), k.active_all(QUEUE), k.delayed_all(QUEUE),
-                k.done_state(QUEUE, TaskState.DEAD.value), k.failures(QUEUE))
+    prefixes = (k.pending_all(QUEUE), k.assignments_all(QUEUE), k.delayed_all(QUEUE),
+                k.done_state(QUEUE, TaskState.DEAD.value), k.failures(QUEUE),
+                k.legacy_active_all(QUEUE))  # bench.compare may run a build of the earlier layout
     deadline = time.monotonic() + deadline_s
     while True:
         result = await client.raw_store.txn([], [Get(p, prefix=True, count_only=True) for p in prefixes])
         counts = [r.count if isinstance(r, RangeResult) else 0 for r in result.responses]
         if counts[3] or counts[4]:
             raise RuntimeError(f"kubetask: {counts[3]} dead tasks, {counts[4]} failed attempts")
-        if not any(counts[:3]):
+        if not any(counts[:3]) and not counts[5]:
             return
         if time.monotonic() > deadline:
             raise BenchTimeout(f"{counts[0]} pending, {counts[1]} active, {counts[2]} delayed "

@@ -60,7 +60,8 @@ class Ledger:
     succeeded_commits: Counter[str] = field(default_factory=Counter)
     dispatches: Counter[str] = field(default_factory=Counter)
     revisions: int = 0
-    _assigned: dict[str, dict[str, int]] = field(default_factory=dict)  # task -> worker -> token
+    # task -> its live assignment keys -> (worker, token)
+    _assigned: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
     _records: dict[str, Task] = field(default_factory=dict)
 
     @classmethod
@@ -83,8 +84,8 @@ class Ledger:
     def _parse(self, key: str) -> tuple[str, str, str] | None:
         rest = key[len(self.keys.root):]
         parts = rest.split("/")
-        if parts[0] == "assign" and len(parts) == 3:
-            return "assign", parts[1], parts[2]
+        if len(parts) == 6 and parts[0] == "q" and parts[2] == "assign":
+            return "assign", parts[3], parts[5]  # q/<queue>/assign/<worker>/<lease>/<id>
         if parts[0] == "tasks" and len(parts) == 2:
             return "task", "", parts[1]
         return None
@@ -100,8 +101,8 @@ class Ledger:
             kind, worker, task_id = parsed
             if kind == "assign":
                 self.dispatches[task_id] += 1
-                live = [w for w in self._assigned.get(task_id, {})
-                        if self.keys.assignment(w, task_id) not in deleted]
+                live = [w for key, (w, _) in self._assigned.get(task_id, {}).items()
+                        if key not in deleted]
                 if live:
                     self.double_assignments.append(
                         f"{task_id} to {worker} at rev {event.kv.mod_revision} while assigned "
@@ -124,7 +125,9 @@ class Ledger:
             return
         attempt = after.history[-1]
         if attempt.outcome in _WORKER_ENDS:
-            token = self._assigned.get(task_id, {}).get(attempt.worker)
+            tokens = [t for w, t in self._assigned.get(task_id, {}).values()
+                      if w == attempt.worker]
+            token = tokens[0] if len(tokens) == 1 else None
             if token != attempt.token:
                 self.unfenced_ends.append(
                     f"{task_id}: {attempt.outcome} by {attempt.worker} with token "
@@ -138,9 +141,9 @@ class Ledger:
         if kind == "assign":
             holders = self._assigned.setdefault(task_id, {})
             if event.put:
-                holders[worker] = event.kv.mod_revision
+                holders[event.key] = (worker, event.kv.mod_revision)
             else:
-                holders.pop(worker, None)
+                holders.pop(event.key, None)
         elif event.put:
             self._records[task_id] = codec.load(event.kv.value)
 

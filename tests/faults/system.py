@@ -145,8 +145,8 @@ class FaultSystem:
 
     async def active(self, worker: str | None = None) -> set[str]:
         """Ids of tasks assigned or running (on `worker`)."""
-        prefix = (self.keys.active_of_worker(QUEUE, worker) if worker
-                  else self.keys.active_all(QUEUE))
+        prefix = (self.keys.assignments_of_worker(QUEUE, worker) if worker
+                  else self.keys.assignments_all(QUEUE))
         result = await self.store.range(Get(prefix, prefix=True, keys_only=True))
         return {self.keys.task_id_of(kv.key) for kv in result.kvs}
 
@@ -218,4 +218,4 @@ class EventLog:
         raise AssertionError("no such event was seen")
 
     def is_assignment(self, event: Event) -> bool:
-        return event.put and event.key.startswith(f"{self.keys.root}assign/")
+        return event.put and event.key.startswith(self.keys.assignments_all(QUEUE))

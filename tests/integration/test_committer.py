@@ -21,7 +21,7 @@ class GatedLog(AttemptLog):
     """Commits on the real etcd, but each transaction waits until the gate opens."""
 
     def __init__(self, store: Store, keys: Keyspace) -> None:
-        super().__init__(store, keys, "w0")
+        super().__init__(store, keys, keys.worker("default", "w0"), lease=1)
         self.gate = asyncio.Event()
         self.entered = asyncio.Event()
 
@@ -34,7 +34,7 @@ class GatedLog(AttemptLog):
 
 def end_of_unclaimed_task(keys: Keyspace) -> Write:
     task = make_task(state=TaskState.ASSIGNED, attempts=1, worker="w0")
-    claim = Claim(task, keys.assignment("w0", task.id), token=1)  # no such key: stale
+    claim = Claim(task, keys.assignment(task.queue, "w0", 1, task.id), token=1)  # stale: no key
     return Write(claim, task.evolve(state=TaskState.SUCCEEDED), final=True)
 
 

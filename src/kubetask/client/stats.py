@@ -3,7 +3,7 @@
 What each figure counts, and since when (docs/OBSERVABILITY.md, "What the counts count"):
 a queue's tasks by state and its failed attempts come from etcd's indexes and cover the
 tasks still stored (retention deletes finished ones); a worker's `running` is its share of
-the queue's active index at the same revision; its `succeeded` and `failed_attempts` are
+the queue's assignments at the same revision; its `succeeded` and `failed_attempts` are
 its tally, written in the transactions that end its attempts, since it started
 (`counted_since`); CPU, memory and attempts per minute are as of its last heartbeat.
 """
@@ -22,7 +22,7 @@ from kubetask.queue import QueueCounts, QueueSnapshot
 @dataclass(frozen=True, slots=True)
 class WorkerStats:
     info: WorkerInfo  # its heartbeat record
-    running: int  # tasks assigned to or running on it, from the queue's active index
+    running: int  # tasks assigned to or running on it, from the queue's assignments
     tally: Tally  # succeeded and failed attempts since it started
 
     def to_dict(self, now: float) -> dict[str, Any]:

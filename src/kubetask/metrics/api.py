@@ -90,8 +90,8 @@ class QueueCollector(Collector):
     def _worker_families(self) -> Iterator[Metric]:
         labels = ["queue", "worker"]
         running = GaugeMetricFamily("kubetask_worker_running_tasks",
-                                    "Tasks assigned to or running on the worker (etcd's active "
-                                    "index).", labels=labels)
+                                    "Tasks assigned to or running on the worker (its "
+                                    "assignments in etcd).", labels=labels)
         capacity = GaugeMetricFamily("kubetask_worker_capacity_slots",
                                      "The worker's --max-concurrent.", labels=labels)
         cpu = GaugeMetricFamily("kubetask_worker_cpu_ratio", "CPU use of the worker (0-1).",

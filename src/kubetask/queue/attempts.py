@@ -1,8 +1,10 @@
 """Worker-side writes of an attempt: start, finish, hand back. Each is fenced on the claim.
 
-A claim is the assignment key and the revision it was written at (its fencing token).
-The assignment lives under the worker's lease: if the worker stalls past its TTL, the key
-is gone, every compare on it fails, and nothing the stale attempt says is accepted.
+A claim is the assignment key (named after the lease of the worker's session) and the
+revision it was written at (its fencing token). Every transaction also compares the worker
+key's lease with the session's: if the worker stalls past its TTL, its key is gone (or
+under the lease of a newer session), the compare fails, and nothing the stale attempt says
+is accepted; the leader hands the task back, which deletes the assignment.
 
 Each transaction that ends attempts also rewrites the worker's tally (its succeeded and
 failed-attempt counts, one key under its lease): one more operation per batch, none per
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Claim:
     task: Task  # as assigned
-    key: str  # the assignment key
+    key: str  # the assignment key (the task's index entry while assigned or running)
     token: int  # its mod revision: the fencing token
 
 
@@ -66,12 +68,13 @@ def _tallied(write: Write) -> tuple[int, int]:
 class AttemptLog:
     """Commits starts and ends of attempts for one worker, many per transaction."""
 
-    def __init__(self, store: Store, keys: Keyspace, worker: str,
+    def __init__(self, store: Store, keys: Keyspace, worker_key: str, lease: int,
                  tally: WorkerTally | None = None) -> None:
         self.store = store
         self.keys = keys
-        self.worker = worker
         self.tally = tally
+        # The session's fence: its worker key still under its lease.
+        self._alive = Compare(worker_key, "lease", "==", lease)
 
     def _ops(self, write: Write) -> list[Op]:
         task = write.after
@@ -79,9 +82,7 @@ class AttemptLog:
         ops: list[Op] = [Put(self.keys.task(task.id), blob)]
         if not write.final:
             return ops
-        ops.append(Delete(write.claim.key))
-        # from the active index (the claim's task is the record as assigned) to the next
-        ops += index_move(self.keys, write.claim.task, task, blob)
+        ops += index_move(self.keys, write.claim.key, task, blob)  # the claim goes
         if write.failed:
             # keyed by the attempt's number, which never repeats (a retried dead task's
             # `attempts` starts again at 1, and its failures must not overwrite the first ones)
@@ -116,7 +117,8 @@ class AttemptLog:
 
     async def _commit_group(self, group: list[tuple[Write, list[Op]]],
                             outcome: dict[str, bool], uncertain: bool) -> None:
-        compares = [Compare.mod_revision(w.claim.key, w.claim.token) for w, _ in group]
+        compares = [self._alive,
+                    *(Compare.mod_revision(w.claim.key, w.claim.token) for w, _ in group)]
         ops = [op for _, item_ops in group for op in item_ops]
         counts = None
         if self.tally is not None:

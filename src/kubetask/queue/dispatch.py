@@ -1,7 +1,8 @@
 """Leader-side moves of tasks, each fenced on the leader's election key.
 
 pending -> assigned (dispatch), delayed -> pending (backoff over), and orphaned
-assigned/running -> pending (the worker's lease, and so its assignment, is gone).
+assigned/running -> pending (the lease the assignment was claimed under is no longer its
+worker's: the worker died, or registered again under a new lease).
 """
 
 from __future__ import annotations
@@ -11,11 +12,22 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kubetask.errors import NotLeader
+from kubetask.errors import LeaseLost, NotLeader
 from kubetask.model import Attempt, Task, TaskState
 from kubetask.queue import codec
 from kubetask.queue.indexes import index_move
-from kubetask.store import Compare, Delete, Get, Keyspace, KeyValue, Op, Put, Store, chunks
+from kubetask.store import (
+    Compare,
+    Delete,
+    Get,
+    Keyspace,
+    KeyValue,
+    Op,
+    Put,
+    RangeResult,
+    Store,
+    chunks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,32 +77,42 @@ class Dispatcher:
 
     async def assign(self, placements: Sequence[Placement], fence: Compare) -> list[Placement]:
         """Commit placements; returns those committed. Raises NotLeader when the fence
-        fails, LeaseLost when a worker's lease is gone (caller drops that worker)."""
+        fails, LeaseLost when a worker's key is no longer under the lease placed on
+        (the caller refreshes its view of the workers)."""
         committed: list[Placement] = []
-        for group in chunks(placements, ops_per_item=4, extra_ops=0,
-                            size_of=[3 * len(p.pending.kv.value) for p in placements]):
+        for group in chunks(placements, ops_per_item=3, extra_ops=0,
+                            size_of=[2 * len(p.pending.kv.value) for p in placements]):
             committed += await self._assign_group(group, fence)
         return committed
 
     async def _assign_group(self, group: list[Placement], fence: Compare) -> list[Placement]:
-        compares = [fence]
+        """pending -> assigned: the pending entry goes, the record and the assignment (the
+        record as assigned, claimed under the worker's lease) are put. Each worker's key must
+        still be under that lease: a claim is never made for a session that is gone."""
+        leases = {p.worker: p.lease for p in group}
+        worker_keys = [self.keys.worker(self.queue, w) for w in leases]
+        compares = [fence, *(Compare(key, "lease", "==", lease)
+                             for key, lease in zip(worker_keys, leases.values(), strict=True))]
         ops: list[Op] = []
-        assigned_at = str(time.time()).encode()  # what the active index entries hold
         for p in group:
             task = p.pending.task.evolve(state=TaskState.ASSIGNED, worker=p.worker,
                                          attempts=p.pending.task.attempts + 1, error=None)
             blob = codec.dump(task)
             compares.append(Compare.mod_revision(p.pending.kv.key, p.pending.kv.mod_revision))
-            unindex, index = index_move(self.keys, p.pending.kv.key, task, assigned_at)
-            ops += [unindex, Put(self.keys.task(task.id), blob), index,
-                    Put(self.keys.assignment(p.worker, task.id), blob, p.lease)]
-        result = await self.store.txn(compares, ops, [Get(fence.key, keys_only=True)])
+            unindex, index = index_move(self.keys, p.pending.kv.key, task, blob, p.lease)
+            ops += [unindex, Put(self.keys.task(task.id), blob), index]
+        result = await self.store.txn(
+            compares, ops, [Get(key, keys_only=True) for key in [fence.key, *worker_keys]])
         if result.succeeded:
             return group
-        leader = result.responses[0]
-        assert leader is not None and not isinstance(leader, int)
+        leader, *workers = result.responses
+        assert isinstance(leader, RangeResult)
         if not leader.kvs or leader.kvs[0].create_revision != fence.value:
             raise NotLeader("leadership lost before dispatch committed")
+        for (worker, lease), now in zip(leases.items(), workers, strict=True):
+            assert isinstance(now, RangeResult)
+            if not now.kvs or now.kvs[0].lease != lease:
+                raise LeaseLost(f"worker {worker} is no longer under lease {lease:x}")
         # Some pending key changed under us (a cancel): commit the rest one by one.
         committed: list[Placement] = []
         if len(group) > 1:
@@ -128,61 +150,86 @@ class Dispatcher:
 
     # --- orphans -> pending --------------------------------------------------------
     async def orphans(self) -> list[KeyValue]:
-        """Active entries whose assignment is gone (worker lease expired)."""
-        active = await self.store.range_all(Get(self.keys.active_all(self.queue), prefix=True,
-                                                keys_only=True))
-        by_worker: dict[str, list[KeyValue]] = {}
-        for kv in active.kvs:
-            by_worker.setdefault(self.keys.worker_of_active(kv.key), []).append(kv)
+        """Assignments claimed under a lease that is not their worker's now (the worker
+        died, or came back under another lease), and entries of the earlier layout."""
+        result = await self.store.txn([], [
+            Get(self.keys.assignments_all(self.queue), prefix=True, keys_only=True),
+            Get(self.keys.workers(self.queue), prefix=True, keys_only=True)])
+        assigned, workers = result.responses
+        assert isinstance(assigned, RangeResult) and isinstance(workers, RangeResult)
+        live = {(self.keys.worker_id_of(kv.key), kv.lease) for kv in workers.kvs}
+        lost = [kv for kv in assigned.kvs if self.keys.claim_of(kv.key) not in live]
+        return lost + await self._legacy_orphans()
+
+    async def _legacy_orphans(self) -> list[KeyValue]:
+        """Active entries of the earlier layout whose assignment (under the worker's lease)
+        is gone. After an upgrade, only tasks assigned before it have them."""
+        active = await self.store.range_all(Get(self.keys.legacy_active_all(self.queue),
+                                                prefix=True, keys_only=True))
         lost: list[KeyValue] = []
-        for worker, kvs in by_worker.items():
-            assigned = await self.store.range_all(Get(self.keys.assignments(worker), prefix=True,
-                                                      keys_only=True))
-            live = {self.keys.task_id_of(kv.key) for kv in assigned.kvs}
-            lost += [kv for kv in kvs if self.keys.task_id_of(kv.key) not in live
-                     and kv.mod_revision <= active.revision]
+        for kv in active.kvs:
+            worker = self.keys.legacy_worker_of_active(kv.key)
+            claim = self.keys.legacy_assignment(worker, self.keys.task_id_of(kv.key))
+            if await self.store.get(claim) is None:
+                lost.append(kv)
         return lost
 
-    async def requeue_orphan(self, active: KeyValue, fence: Compare) -> TaskState | None:
+    def _holder(self, orphan: KeyValue) -> tuple[str, Compare]:
+        """The worker an orphaned entry names, and what shows its claim is dead."""
+        if orphan.key.startswith(self.keys.assignments_all(self.queue)):
+            worker, lease = self.keys.claim_of(orphan.key)
+            return worker, Compare(self.keys.worker(self.queue, worker), "lease", "!=", lease)
+        worker = self.keys.legacy_worker_of_active(orphan.key)
+        return worker, Compare.absent(self.keys.legacy_assignment(
+            worker, self.keys.task_id_of(orphan.key)))
+
+    def worker_of(self, orphan: KeyValue) -> str:
+        return self._holder(orphan)[0]
+
+    async def requeue_orphan(self, orphan: KeyValue, fence: Compare) -> TaskState | None:
         """Hand an orphaned task back to pending (or to its end, when cancelled or lost
         too often). Returns the state it moved to, None if something changed meanwhile."""
-        worker = self.keys.worker_of_active(active.key)
-        task_id = self.keys.task_id_of(active.key)
+        worker, dead_claim = self._holder(orphan)
+        task_id = self.keys.task_id_of(orphan.key)
+        entry = Compare.mod_revision(orphan.key, orphan.mod_revision)
         record = await self.store.get(self.keys.task(task_id))
         if record is None:
-            await self.store.txn([fence, Compare.mod_revision(active.key, active.mod_revision)],
-                                 [Delete(active.key)])
+            await self.store.txn([fence, entry], [Delete(orphan.key)])
             return None
         task = codec.load(record.value)
         if task.state not in (TaskState.ASSIGNED, TaskState.RUNNING):
-            # The attempt ended between our reads of the active index and of the
-            # assignments (its end deletes both): not an orphan. Drop the active key only
-            # if it is somehow still there, unchanged, next to an unchanged record.
-            await self.store.txn([fence, Compare.mod_revision(active.key, active.mod_revision),
+            # The attempt ended between our reads (its end deletes the entry). Drop the
+            # entry only if it is somehow still there, unchanged, next to an unchanged record.
+            await self.store.txn([fence, entry,
                                   Compare.mod_revision(record.key, record.mod_revision)],
-                                 [Delete(active.key)])
+                                 [Delete(orphan.key)])
             return None
         cancel = await self.store.get(self.keys.cancel(task_id))
-        attempt = Attempt(number=task.attempt_number, worker=worker, token=0,
-                          started_at=task.started_at, finished_at=time.time(), outcome="lost",
-                          error=f"worker {worker} lost (lease expired)")
-        history = (*task.history, attempt)
-        if cancel is not None:
-            after = task.evolve(state=TaskState.CANCELLED, finished_at=time.time(),
-                                history=history, error="cancelled by request")
-        elif task.lost + 1 >= MAX_LOST:
-            after = task.evolve(state=TaskState.DEAD, finished_at=time.time(), history=history,
-                                lost=task.lost + 1,
-                                error=f"lost its worker {task.lost + 1} times in a row")
-        else:
-            after = task.evolve(state=TaskState.PENDING, worker=None, history=history,
-                                lost=task.lost + 1, attempts=max(task.attempts - 1, 0))
+        after = _after_loss(task, worker, cancelled=cancel is not None)
         blob = codec.dump(after)
-        ops: list[Op] = [*index_move(self.keys, active.key, after, blob), Put(record.key, blob)]
+        ops: list[Op] = [*index_move(self.keys, orphan.key, after, blob), Put(record.key, blob)]
         if cancel is not None:
             ops.append(Delete(cancel.key))
         result = await self.store.txn(
-            [fence, Compare.mod_revision(active.key, active.mod_revision),
-             Compare.absent(self.keys.assignment(worker, task_id)),
-             Compare.mod_revision(record.key, record.mod_revision)], ops)
+            [fence, entry, dead_claim, Compare.mod_revision(record.key, record.mod_revision)],
+            ops)
         return after.state if result.succeeded else None
+
+
+def _after_loss(task: Task, worker: str, *, cancelled: bool) -> Task:
+    """The record of a task whose worker was lost: back to pending, or cancelled (a cancel
+    was asked), or dead (lost too often in a row)."""
+    now = time.time()
+    attempt = Attempt(number=task.attempt_number, worker=worker, token=0,
+                      started_at=task.started_at, finished_at=now, outcome="lost",
+                      error=f"worker {worker} lost (lease expired)")
+    history = (*task.history, attempt)
+    if cancelled:
+        return task.evolve(state=TaskState.CANCELLED, finished_at=now, history=history,
+                           error="cancelled by request")
+    if task.lost + 1 >= MAX_LOST:
+        return task.evolve(state=TaskState.DEAD, finished_at=now, history=history,
+                           lost=task.lost + 1,
+                           error=f"lost its worker {task.lost + 1} times in a row")
+    return task.evolve(state=TaskState.PENDING, worker=None, history=history,
+                       lost=task.lost + 1, attempts=max(task.attempts - 1, 0))

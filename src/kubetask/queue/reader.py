@@ -118,7 +118,8 @@ class Reader:
         """The reads behind QueueCounts (count_only, at `revision`; 0: the latest)."""
         k = self.keys
         prefixes = [k.pending_priority(queue, p) for p in range(4)] + [
-            k.active_all(queue), k.delayed_all(queue), index_prefix(k, queue, TaskState.SUCCEEDED),
+            k.assignments_all(queue), k.delayed_all(queue),
+            index_prefix(k, queue, TaskState.SUCCEEDED),
             k.failures(queue), index_prefix(k, queue, TaskState.DEAD),
             index_prefix(k, queue, TaskState.CANCELLED), k.workers(queue)]
         return [Get(p, prefix=True, count_only=True, revision=revision) for p in prefixes]

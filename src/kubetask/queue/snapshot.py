@@ -59,7 +59,7 @@ class SnapshotReader:
     def _gets(self, queue: str, revision: int) -> list[Get]:
         k = self.keys
         return [*self.reader.count_gets(queue, revision),
-                Get(k.active_all(queue), prefix=True, keys_only=True, revision=revision),
+                Get(k.assignments_all(queue), prefix=True, keys_only=True, revision=revision),
                 Get(k.workers(queue), prefix=True, revision=revision),
                 Get(k.tallies(queue), prefix=True, revision=revision),
                 Get(k.election(queue), prefix=True, revision=revision),
@@ -74,7 +74,7 @@ class SnapshotReader:
         return QueueSnapshot(
             counts=self.reader.counts_of(queue, responses[:-5], revision),
             workers=[WorkerInfo.from_dict(orjson.loads(kv.value)) for kv in workers.kvs],
-            active=dict(Counter(k.worker_of_active(kv.key) for kv in active.kvs)),
+            active=dict(Counter(k.claim_of(kv.key)[0] for kv in active.kvs)),
             tallies={k.worker_of_tally(kv.key): Tally.from_dict(orjson.loads(kv.value))
                      for kv in tallies.kvs},
             leader=leader_of(leader.kvs),

@@ -47,12 +47,12 @@ class LeaderTerm:
         """Run until leadership is lost (raises NotLeader) or cancelled. A failure of one
         loop ends the term: alone, it is raised as it is; several come as their group."""
         q = self.queue
-        # Only this leader puts active keys (it settles them itself): deletes suffice.
+        # Only this leader puts assignments (it settles them itself): deletes suffice.
         # Pending and delayed keys are read when needed: their listing is a revision.
         follows = [
             (ListWatch(self.store, self.keys.workers(q), on_list=self._load_workers),
              self._on_workers),
-            (ListWatch(self.store, self.keys.active_all(q), on_list=self._load_active,
+            (ListWatch(self.store, self.keys.assignments_all(q), on_list=self._load_active,
                        keys_only=True, deletes_only=True), self._on_active),
             (ListWatch(self.store, self.keys.pending_all(q), on_list=self._reset_pending,
                        read=revision_only(self.store), puts_only=True), self._on_pending),
@@ -232,7 +232,7 @@ class LeaderTerm:
                 if state is not None:
                     log.warning("task %s: worker %s lost; task is now %s",
                                 self.keys.task_id_of(orphan.key),
-                                self.keys.worker_of_active(orphan.key), state.value)
+                                self.dispatcher.worker_of(orphan), state.value)
                     self.metrics.recovered()
             # Reconciliation: anything a watch missed is picked up by the next rounds, and
             # the pending buffer is read afresh.

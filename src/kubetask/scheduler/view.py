@@ -1,6 +1,6 @@
 """The leader's picture of the queue's workers and the slots their tasks hold.
 
-Fed by a list, then a watch, of the worker keys and of the active index; and by the
+Fed by a list, then a watch, of the worker keys and of the assignments; and by the
 leader's own committed assignments. Events and commits can arrive in either order, so
 a task id deleted while its assignment commit was in flight is remembered (tombstone).
 """
@@ -33,13 +33,16 @@ class WorkerView:
         seen = set()
         for kv in kvs:
             self._upsert_worker(kv)
-            seen.add(kv.key.rsplit("/", 1)[1])
+            seen.add(self.keys.worker_id_of(kv.key))
         for gone in set(self.workers) - seen:
             self._drop_worker(gone)
 
-    def _upsert_worker(self, kv: KeyValue) -> None:
+    def _upsert_worker(self, kv: KeyValue) -> bool:
+        """True when a known worker came back under another lease (a new session: the
+        claims of the old one are orphans)."""
         info = WorkerInfo.from_dict(orjson.loads(kv.value))
         current = self.workers.get(info.id)
+        renewed = current is not None and current.lease != kv.lease
         if current is None:
             current = Candidate(info.id, kv.lease, info.capacity)
             current.active = self._orphan_active.pop(info.id, set())
@@ -54,6 +57,7 @@ class WorkerView:
         current.accepting = info.accepting and info.id not in self._drained
         current.reported_accepting = info.accepting
         current.types = frozenset(info.types)
+        return renewed
 
     def _drop_worker(self, worker: str) -> None:
         gone = self.workers.pop(worker, None)
@@ -61,15 +65,16 @@ class WorkerView:
             log.info("worker %s left (%d tasks held)", worker, len(gone.active))
 
     def apply_worker_events(self, events: list[Event]) -> bool:
-        """Returns True when a worker left (its tasks may need recovery)."""
-        left = False
+        """Returns True when a worker left or registered again (its tasks may need
+        recovery)."""
+        lost = False
         for event in events:
             if event.put:
-                self._upsert_worker(event.kv)
+                lost |= self._upsert_worker(event.kv)
             else:
-                self._drop_worker(event.key.rsplit("/", 1)[1])
-                left = True
-        return left
+                self._drop_worker(self.keys.worker_id_of(event.key))
+                lost = True
+        return lost
 
     # --- drain requests ----------------------------------------------------------
     def load_drains(self, kvs: list[KeyValue]) -> None:
@@ -89,13 +94,15 @@ class WorkerView:
     def _follow_drain(self, worker: Candidate) -> None:
         worker.accepting = worker.reported_accepting and worker.id not in self._drained
 
-    # --- active tasks ----------------------------------------------------------
+    # --- assigned tasks ----------------------------------------------------------
     def load_active(self, kvs: list[KeyValue]) -> None:
-        for worker in self.workers.values():
-            worker.active.clear()
+        """The assignments of the queue (keys)."""
+        for candidate in self.workers.values():
+            candidate.active.clear()
         self._orphan_active.clear()
         for kv in kvs:
-            self._holder(self.keys.worker_of_active(kv.key)).add(self.keys.task_id_of(kv.key))
+            worker, _ = self.keys.claim_of(kv.key)
+            self._holder(worker).add(self.keys.task_id_of(kv.key))
 
     def _holder(self, worker: str) -> set[str]:
         if worker in self.workers:
@@ -106,7 +113,7 @@ class WorkerView:
         """Returns True when a slot was freed."""
         freed = False
         for event in events:
-            worker = self.keys.worker_of_active(event.key)
+            worker, _ = self.keys.claim_of(event.key)
             task_id = self.keys.task_id_of(event.key)
             if event.put:
                 if task_id not in self._tombstones:

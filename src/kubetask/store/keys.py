@@ -5,7 +5,11 @@ Layout under `<prefix><namespace>/` (names are validated: they never contain `/`
     tasks/<id>                             the task record (spec + status): the source of truth
     q/<queue>/pending/<3-priority>/<id>    pending index; value = the record; key order = dispatch order
     q/<queue>/delayed/<due-ms>/<id>        retry backoff and run-at tasks; value = the record
-    q/<queue>/active/<worker>/<id>         assigned or running on <worker>
+    q/<queue>/assign/<worker>/<lease>/<id> an assignment: assigned or running on <worker>,
+                                           claimed under its session's lease (hex); value =
+                                           the record as assigned. Not under the lease: when
+                                           the lease dies the entry stays and the leader hands
+                                           the task back (fenced on the worker key's lease)
     q/<queue>/done/<state>/<id>            finished (succeeded, dead, cancelled)
     q/<queue>/workers/<worker>             membership and load, under the worker's lease
     q/<queue>/tally/<worker>               the worker's succeeded and failed-attempt counts,
@@ -18,10 +22,13 @@ Layout under `<prefix><namespace>/` (names are validated: they never contain `/`
     q/<queue>/failures/<id>.<n>            one key per failed attempt, n its place in the task's
                                            history (exact counts, no hot key)
     q/<queue>/idem/<key>                   idempotency key -> task id
-    assign/<worker>/<id>                   an assignment, under the worker's lease (fencing token)
     cancel/<id>                            a cancel request for an assigned or running task
 
 Task ids are time-ordered, so the pending index is FIFO within a priority.
+
+Earlier builds gave an assigned task two keys: `q/<queue>/active/<worker>/<id>` and
+`assign/<worker>/<id>` under the worker's lease (`legacy_*` below): the leader still
+hands such tasks back after an upgrade.
 """
 
 from __future__ import annotations
@@ -94,17 +101,33 @@ class Keyspace:
     def due_of(self, delayed_key: str) -> float:
         return int(delayed_key.rsplit("/", 2)[1]) / 1000
 
-    def active(self, queue: str, worker: str, task_id: str) -> str:
-        return f"{self.queue(queue)}active/{worker}/{task_id}"
+    def assignment(self, queue: str, worker: str, lease: int, task_id: str) -> str:
+        return f"{self.queue(queue)}assign/{worker}/{lease:x}/{task_id}"
 
-    def active_all(self, queue: str) -> str:
+    def assignments_all(self, queue: str) -> str:
+        return f"{self.queue(queue)}assign/"
+
+    def assignments_of_worker(self, queue: str, worker: str) -> str:
+        return f"{self.queue(queue)}assign/{worker}/"
+
+    def assignments(self, queue: str, worker: str, lease: int) -> str:
+        """The assignments of one session of a worker (the prefix it watches)."""
+        return f"{self.queue(queue)}assign/{worker}/{lease:x}/"
+
+    def claim_of(self, key: str) -> tuple[str, int]:
+        """(worker, lease) of an assignment key."""
+        worker, lease = key.rsplit("/", 3)[1:3]
+        return worker, int(lease, 16)
+
+    # --- the earlier layout (read to hand back tasks assigned before an upgrade) -------
+    def legacy_active_all(self, queue: str) -> str:
         return f"{self.queue(queue)}active/"
 
-    def active_of_worker(self, queue: str, worker: str) -> str:
-        return f"{self.queue(queue)}active/{worker}/"
-
-    def worker_of_active(self, key: str) -> str:
+    def legacy_worker_of_active(self, key: str) -> str:
         return key.rsplit("/", 2)[1]
+
+    def legacy_assignment(self, worker: str, task_id: str) -> str:
+        return f"{self.root}assign/{worker}/{task_id}"
 
     def done(self, queue: str, state: str, task_id: str) -> str:
         return f"{self.queue(queue)}done/{state}/{task_id}"
@@ -117,6 +140,9 @@ class Keyspace:
 
     def worker(self, queue: str, worker: str) -> str:
         return f"{self.queue(queue)}workers/{worker}"
+
+    def worker_id_of(self, worker_key: str) -> str:
+        return worker_key.rsplit("/", 1)[1]
 
     def tallies(self, queue: str) -> str:
         return f"{self.queue(queue)}tally/"
@@ -148,13 +174,7 @@ class Keyspace:
     def idempotency(self, queue: str, key: str) -> str:
         return f"{self.queue(queue)}idem/{key}"
 
-    # --- per worker / per task signals ----------------------------------------
-    def assignments(self, worker: str) -> str:
-        return f"{self.root}assign/{worker}/"
-
-    def assignment(self, worker: str, task_id: str) -> str:
-        return f"{self.root}assign/{worker}/{task_id}"
-
+    # --- per task signals ------------------------------------------------------
     def cancels(self) -> str:
         return f"{self.root}cancel/"
 

@@ -3,16 +3,16 @@
 Roles (etcd key-prefix permissions, one set per namespace; docs/SECURITY.md, "etcd"):
 
     kubetask-<ns>-scheduler     readwrite <root>            (also the operator's)
-    kubetask-<ns>-worker-<q>    readwrite <root>q/<q>/, <root>tasks/, <root>assign/;
-                                read <root>cancel/
+    kubetask-<ns>-worker-<q>    readwrite <root>q/<q>/ (its assignments are there),
+                                <root>tasks/; read <root>cancel/
     kubetask-<ns>-client        readwrite <root>tasks/, <root>q/, <root>cancel/
     kubetask-<ns>-reader        read <root>                 (the dashboard, read-only)
 
 Every role may also read the single key "\x00" (Store.revision()'s probe, never written).
 What prefixes cannot express with this layout: task records live under one tasks/ prefix
-shared by every queue, and assignments under assign/<worker>/ for every queue, so a
-worker's role must reach other queues' records there. Keeping a worker inside its queue
-needs records and assignments moved under q/<queue>/ (a layout change, not made).
+shared by every queue, so a worker's role must reach other queues' records there. Keeping a
+worker inside its queue needs the records moved under q/<queue>/ (a layout change, not
+made; the assignments moved there already).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def layout(keys: Keyspace, queues: list[str]) -> dict[str, list[Grant]]:
     for queue in queues:
         roles[role_name(keys, f"worker-{queue}")] = [
             Grant(READWRITE, keys.queue(queue)), Grant(READWRITE, keys.tasks()),
-            Grant(READWRITE, f"{root}assign/"), Grant(READ, keys.cancels())]
+            Grant(READ, keys.cancels())]
     return roles
 
 

@@ -132,7 +132,7 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {
             "id": {"type": "string"}, "state": {"type": "string", "enum": ["active", "draining"]},
             "running": {"type": "integer", "description": "Tasks assigned to it or running on "
-                                                          "it (the queue's active index, at "
+                                                          "it (the queue's assignments, at "
                                                           "the snapshot's revision)."},
             "capacity": {"type": "integer"},
             "weight": {"type": "integer"}, "cpu_percent": {"type": "number"},

@@ -166,6 +166,6 @@ class Worker(BackgroundService):
                 if run.job in late:
                     await self._runner.interrupt(run)
         if session is not None:
-            await session.close()  # the worker key and any claim left go with the lease
+            await session.close()  # the worker key goes; the leader hands back claims left
         log.info("worker %s stopped (succeeded %d, failed attempts %d)", self.id,
                  self.tally.counts.succeeded, self.tally.counts.failed_attempts)

@@ -13,7 +13,7 @@ import orjson
 from kubetask.errors import StoreError
 from kubetask.model import WorkerInfo
 from kubetask.queue import AttemptLog, WorkerTally
-from kubetask.store import Event, Keyspace, KeyValue, LeaseKeeper, ListWatch, Put, RangeResult, Store
+from kubetask.store import Event, Keyspace, LeaseKeeper, ListWatch, Put, RangeResult, Store
 from kubetask.worker.attempts import Attempts
 from kubetask.worker.committer import Committer
 from kubetask.worker.executors import ExecutorRegistry
@@ -63,15 +63,21 @@ class Session:
         await lease.start()
         self.lease = lease
         host.tally.lease = lease.id
-        attempt_log = AttemptLog(self.store, self.keys, self.id, host.tally)
+        queue = host.settings.queue
+        attempt_log = AttemptLog(self.store, self.keys, self.keys.worker(queue, self.id),
+                                 lease.id, host.tally)
         self.committer = attempts.committer = Committer(
             attempt_log, others_running=attempts.not_ending)
         self.committer.start()
+        # This session's claims only: they are named after its lease. (Claims of an earlier
+        # process with this worker id, e.g. a container restarted in its pod, are under
+        # another lease: the leader hands them back, and may assign them here again.)
         # Puts only: an assignment's deletes are this worker's own ends (half the events);
         # a claim lost with the lease is dropped when the lease keeper says so, and any
         # write of it fails its compare meanwhile. A cancel key is deleted with its task's end.
-        mine = self._assignments = ListWatch(self.store, self.keys.assignments(self.id),
-                                             on_list=self._load_assignments, puts_only=True)
+        mine = self._assignments = ListWatch(
+            self.store, self.keys.assignments(queue, self.id, lease.id),
+            on_list=self._load_assignments, puts_only=True)
         cancels = ListWatch(self.store, self.keys.cancels(), on_list=self._load_cancels,
                             keys_only=True, puts_only=True)
         drains = ListWatch(self.store, self.keys.drains(host.settings.queue),
@@ -103,8 +109,8 @@ class Session:
             cancels.close()
             drains.close()
             await self.close()
-            # Whatever ended the session, its claims died with the lease; a claim left in
-            # by_task would make the next session ignore a new assignment of that task.
+            # Whatever ended the session, its claims are dead (the leader hands them back);
+            # one left in by_task would make the next session ignore a new assignment.
             attempts.abandon_all()
 
     def not_ready(self) -> str | None:
@@ -122,8 +128,9 @@ class Session:
 
     async def close(self) -> None:
         """Flush the committer, stop writing the worker record, then revoke the lease (the
-        worker key and claims go). A heartbeat still in flight after the revoke would be a
-        put under a dead lease ("lease not found" in etcd's log)."""
+        worker key goes; the leader hands back any claim left at once). A heartbeat still in
+        flight after the revoke would be a put under a dead lease ("lease not found" in
+        etcd's log)."""
         if self.committer is not None:
             await self.committer.stop()
         publishing = [f for f in (self._beat, *self._background) if f is not None]
@@ -137,24 +144,15 @@ class Session:
     def _load_assignments(self, listing: RangeResult) -> None:
         """Every assignment of this worker now (first, and after a compaction): an attempt
         whose claim is no longer listed is dropped, a new claim starts."""
-        claims = [kv for kv in listing.kvs if self._ours(kv)]
-        tokens = {self.keys.task_id_of(kv.key): kv.mod_revision for kv in claims}
+        tokens = {self.keys.task_id_of(kv.key): kv.mod_revision for kv in listing.kvs}
         for task_id, run in list(self.attempts.by_task.items()):
             if tokens.get(task_id) != run.claim.token:
                 self.attempts.on_revoked(task_id)
-        for kv in claims:
+        for kv in listing.kvs:
             self.attempts.on_assignment(kv.key, kv.value, kv.mod_revision)
 
-    def _ours(self, kv: KeyValue) -> bool:
-        """An assignment under this session's lease. One under another lease is a claim of
-        an earlier process with the same worker id (a container restarted in its pod before
-        its lease expired): it dies with that lease, and the scheduler then assigns the task
-        again (maybe here, under this lease). Running it now would run it twice."""
-        return self.lease is not None and kv.lease == self.lease.id
-
     def _on_assignment_events(self, batch: list[Event]) -> None:
-        self.attempts.on_assignment_events(
-            [e for e in batch if not e.put or self._ours(e.kv)])
+        self.attempts.on_assignment_events(batch)
 
     def _load_cancels(self, listing: RangeResult) -> None:
         """Every cancel key now: those gone are forgotten, the new ones reach their attempts
