@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
+import kubetask
+from kubetask import Task, TaskContext
 from kubetask.client import AsyncClient, TaskSpec
 from kubetask.model import TaskState
 from kubetask.worker import WorkerSettings
@@ -18,6 +21,24 @@ from tests.integration.executors import ConcurrencyProbe
 from tests.integration.test_engine import counts_of, registry_with, wait_state
 
 pytestmark = pytest.mark.etcd
+
+class AsyncPeak(kubetask.Executor):
+    """An async executor (no thread pool to bound it) recording the most runs at once."""
+
+    type = "async-peak"
+
+    def __init__(self) -> None:
+        self.current = 0
+        self.peak = 0
+
+    async def run(self, task: Task, ctx: TaskContext) -> Any:
+        self.current += 1
+        self.peak = max(self.peak, self.current)
+        try:
+            await asyncio.sleep(task.payload["duration"])
+        finally:
+            self.current -= 1
+
 
 HOLD_LONG = 30.0  # a hold no test step reaches: prefetched tasks stay where they are
 
@@ -52,15 +73,15 @@ async def busy_worker_with_prefetched(system: InProcessSystem, client: AsyncClie
 
 async def test_a_worker_never_runs_more_than_max_concurrent_with_prefetch(
         system: InProcessSystem, client: AsyncClient) -> None:
-    probe = ConcurrencyProbe()
+    peak = AsyncPeak()
     await system.scheduler()
-    await system.worker(registry=registry_with(probe), max_concurrent=2, prefetch=4,
+    await system.worker(registry=registry_with(peak), max_concurrent=2, prefetch=4,
                         prefetch_hold=HOLD_LONG)
-    tasks = await client.submit_many([TaskSpec("probe", {"duration": 0.02})
+    tasks = await client.submit_many([TaskSpec("async-peak", {"duration": 0.02})
                                       for _ in range(40)])
     done = await client.wait([t.id for t in tasks], timeout=60)
     assert [t.state for t in done] == [TaskState.SUCCEEDED] * 40
-    assert probe.peak == 2
+    assert peak.peak == 2
 
 
 async def test_prefetched_tasks_are_assigned_to_their_worker_everywhere(
