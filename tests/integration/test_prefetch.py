@@ -16,6 +16,7 @@ from kubetask import Task, TaskContext
 from kubetask.client import AsyncClient, TaskSpec
 from kubetask.model import TaskState
 from kubetask.worker import WorkerSettings
+from tests.conftest import run_cli
 from tests.harness import InProcessSystem
 from tests.integration.executors import ConcurrencyProbe
 from tests.integration.test_engine import counts_of, registry_with, wait_state
@@ -152,3 +153,13 @@ async def test_an_urgent_task_behind_prefetched_low_ones_starts_next(
     await client.wait([first.id, urgent.id, *[t.id for t in low]], timeout=30)
     assert probe.order == ["first", "urgent", "low-0", "low-1", "low-2"]
     assert time.monotonic() - started < 30
+
+
+def test_a_bad_prefetch_flag_is_refused_with_the_rule(cli_env: dict[str, str]) -> None:
+    refused = run_cli(["worker", "--prefetch", "1001"], cli_env, timeout=30)
+    assert refused.returncode == 2
+    assert "prefetch must be a whole number from 0 to 1000, got 1001" in refused.stderr
+    env = {**cli_env, "KUBETASK_PREFETCH_HOLD": "0"}
+    refused = run_cli(["worker"], env, timeout=30)
+    assert refused.returncode == 2
+    assert "prefetch hold must be greater than 0 and at most 60 seconds, got 0" in refused.stderr
