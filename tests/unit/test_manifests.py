@@ -12,6 +12,7 @@ from kubetask.model import Priority, TaskState
 from kubetask.model.validation import (
     MAX_BACKOFF_SECONDS,
     MAX_NAME_LENGTH,
+    MAX_PREFETCH,
     MAX_RETRIES,
     MAX_TIMEOUT_SECONDS,
     NAME_RE,
@@ -159,6 +160,8 @@ def test_bounds_match_the_engine() -> None:
     worker = queue["worker"]["properties"]
     assert (worker["maxConcurrent"]["minimum"], worker["maxConcurrent"]["maximum"]) == (1, 10_000)
     assert (worker["weight"]["minimum"], worker["weight"]["maximum"]) == (1, 1000)
+    assert (worker["prefetch"]["minimum"], worker["prefetch"]["maximum"]) == (
+        0, MAX_PREFETCH)  # validate_prefetch
     shutdown = worker["shutdownTimeoutSeconds"]
     assert (shutdown["minimum"], shutdown["maximum"]) == (0, 3600)
 

@@ -11,6 +11,8 @@ from kubetask.model.validation import (
     MAX_DELAY_SECONDS,
     parse_payload,
     validate_delay,
+    validate_prefetch,
+    validate_prefetch_hold,
     validate_timeout,
 )
 
@@ -87,3 +89,31 @@ def test_delay_is_checked_by_the_one_rule() -> None:
     assert validate_delay(MAX_DELAY_SECONDS) == MAX_DELAY_SECONDS
     with pytest.raises(ValidationError, match=f"delay must be from 0 to {MAX_DELAY_SECONDS}"):
         validate_delay(MAX_DELAY_SECONDS + 1)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (-1, "prefetch must be a whole number from 0 to 1000, got -1"),
+    (1001, "prefetch must be a whole number from 0 to 1000, got 1001"),
+    (1.5, "prefetch must be a whole number from 0 to 1000, got 1.5"),
+    (True, "prefetch must be a whole number from 0 to 1000, got True"),
+])
+def test_a_prefetch_outside_its_bounds_is_refused(value: object, message: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        validate_prefetch(value)
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (0, "prefetch hold must be greater than 0 and at most 60 seconds, got 0"),
+    (61, "prefetch hold must be greater than 0 and at most 60 seconds, got 61"),
+    ("x", "prefetch hold must be a number of seconds, got 'x'"),
+])
+def test_a_prefetch_hold_outside_its_bounds_is_refused(value: object, message: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        validate_prefetch_hold(value)
+    assert str(refused.value) == message
+
+
+def test_prefetch_bounds_are_inclusive() -> None:
+    assert (validate_prefetch(0), validate_prefetch(1000)) == (0, 1000)
+    assert validate_prefetch_hold(60) == 60.0

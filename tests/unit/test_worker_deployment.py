@@ -24,6 +24,13 @@ def test_the_worker_serves_its_health_endpoint_on_the_named_port() -> None:
     assert args[args.index("--health-host") + 1] == "0.0.0.0"
 
 
+def test_spec_worker_prefetch_becomes_the_prefetch_flag_and_unset_leaves_the_default() -> None:
+    args = container(worker={"maxConcurrent": 8, "prefetch": 4})["args"]
+    assert args[args.index("--prefetch") + 1] == "4"
+    assert args[args.index("--max-concurrent") + 1] == "8"
+    assert "--prefetch" not in container(worker={"maxConcurrent": 8})["args"]
+
+
 def test_liveness_asks_for_the_loop_and_readiness_for_the_registration() -> None:
     found = container()
     live, ready = found["livenessProbe"], found["readinessProbe"]

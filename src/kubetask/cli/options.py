@@ -18,6 +18,8 @@ from kubetask.model.validation import (
     validate_backoff,
     validate_delay,
     validate_max_retries,
+    validate_prefetch,
+    validate_prefetch_hold,
     validate_timeout,
 )
 
@@ -74,6 +76,8 @@ TIMEOUT_TYPE = Checked("seconds", validate_timeout)
 DELAY_TYPE = Checked("seconds", validate_delay)
 RETRY_BASE_TYPE = Checked("seconds", lambda v: validate_backoff("retry_base", v))
 RETRY_CAP_TYPE = Checked("seconds", lambda v: validate_backoff("retry_cap", v))
+PREFETCH_TYPE = Checked("integer", validate_prefetch, whole=True)
+PREFETCH_HOLD_TYPE = Checked("seconds", validate_prefetch_hold)
 
 
 class PriorityType(click.ParamType):  # type: ignore[type-arg,unused-ignore]

@@ -15,6 +15,8 @@ from kubetask import metrics, standalone
 from kubetask.cli.logconfig import configure
 from kubetask.cli.options import (
     MAX_RETRIES_TYPE,
+    PREFETCH_HOLD_TYPE,
+    PREFETCH_TYPE,
     NameType,
     etcd_credentials,
     etcd_options,
@@ -29,6 +31,7 @@ from kubetask.scheduler.strategies import STRATEGIES
 from kubetask.supervisor import RestartPolicy, Supervisor
 from kubetask.web.health import HealthEndpoint
 from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
+from kubetask.worker.settings import DEFAULT_PREFETCH, DEFAULT_PREFETCH_HOLD
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -165,6 +168,14 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
 @click.option("--max-concurrent", type=click.IntRange(1, 10_000), default=10,
               show_default=True, envvar="KUBETASK_MAX_CONCURRENT",
               help="Maximum tasks running at once.")
+@click.option("--prefetch", type=PREFETCH_TYPE, default=DEFAULT_PREFETCH,
+              show_default=True, envvar="KUBETASK_PREFETCH",
+              help="Tasks the worker may hold beyond its free slots, waiting for one "
+              "(0: only as many as it has free slots).")
+@click.option("--prefetch-hold", type=PREFETCH_HOLD_TYPE, default=DEFAULT_PREFETCH_HOLD,
+              show_default=True, envvar="KUBETASK_PREFETCH_HOLD", metavar="SECONDS",
+              help="A prefetched task waiting longer than this for a slot is handed back "
+              "for another worker.")
 @click.option("--weight", type=click.IntRange(1, 1000), default=1, show_default=True,
               envvar="KUBETASK_WEIGHT", help="Share of tasks under the weighted strategy.")
 @click.option("--import", "imports", multiple=True, envvar="KUBETASK_IMPORT",
@@ -186,7 +197,8 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
 @health_options
 @log_options
 def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
-           max_concurrent: int, weight: int, imports: tuple[str, ...], lease_ttl: int,
+           max_concurrent: int, prefetch: int, prefetch_hold: float, weight: int,
+           imports: tuple[str, ...], lease_ttl: int,
            shutdown_timeout: float, max_retries: int, retry_base: float, retry_cap: float,
            metrics_port: int | None, metrics_host: str, health_port: int | None,
            health_host: str, log_level: str, log_format: str) -> None:
@@ -201,7 +213,8 @@ def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
             if part.strip():
                 registry.load_module(part.strip())
     settings = WorkerSettings(queue=queue, node_id=node_id, max_concurrent=max_concurrent,
-                              weight=weight, lease_ttl=lease_ttl,
+                              prefetch=prefetch, prefetch_hold=prefetch_hold, weight=weight,
+                              lease_ttl=lease_ttl,
                               shutdown_timeout=shutdown_timeout,
                               retry=RetryPolicy(max_retries=max_retries, base_seconds=retry_base,
                                                 cap_seconds=retry_cap))

@@ -24,6 +24,8 @@ MAX_RETRIES = 100  # retries after a failed attempt: 0..MAX_RETRIES
 MAX_TIMEOUT_SECONDS = 7 * 86400.0  # an attempt's timeout: (0, a week]
 MAX_BACKOFF_SECONDS = 86400.0  # retry backoff base and cap: [0, a day]
 MAX_DELAY_SECONDS = 366 * 86400  # a task may be scheduled up to a year ahead
+MAX_PREFETCH = 1000  # tasks a worker may hold beyond its free slots: 0..MAX_PREFETCH
+MAX_PREFETCH_HOLD_SECONDS = 60.0  # how long a prefetched task may wait: (0, a minute]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]*$")
 _NAME = NAME_RE  # the name used before it was public
@@ -124,6 +126,24 @@ def validate_max_retries(value: object) -> int:
         raise ValidationError(f"max retries must be a whole number from 0 to {MAX_RETRIES}, "
                               f"got {value!r}")
     return value
+
+
+def validate_prefetch(value: object) -> int:
+    """A worker's prefetch: a whole number from 0 (strict placement) to MAX_PREFETCH."""
+    if (not isinstance(value, int) or isinstance(value, bool)
+            or not 0 <= value <= MAX_PREFETCH):
+        raise ValidationError(f"prefetch must be a whole number from 0 to {MAX_PREFETCH}, "
+                              f"got {value!r}")
+    return value
+
+
+def validate_prefetch_hold(value: object) -> float:
+    """How long a prefetched task may wait for a slot: more than 0, at most a minute."""
+    seconds = _number("prefetch hold", value)
+    if not 0 < seconds <= MAX_PREFETCH_HOLD_SECONDS:
+        raise ValidationError(f"prefetch hold must be greater than 0 and at most "
+                              f"{MAX_PREFETCH_HOLD_SECONDS:g} seconds, got {value!r}")
+    return seconds
 
 
 def _refuse_non_finite(value: Any, what: str) -> None:

@@ -27,6 +27,9 @@ class WorkerInfo:
     queue: str
     capacity: int
     weight: int = 1
+    # Tasks the scheduler may assign beyond the free slots now (0 while draining or after a
+    # prefetched task waited too long; a record without it reads 0: strict placement).
+    prefetch: int = 0
     state: WorkerState = WorkerState.ACTIVE
     cpu_percent: float = 0.0
     memory_percent: float = 0.0

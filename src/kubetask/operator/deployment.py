@@ -59,6 +59,8 @@ def worker_deployment(body: Mapping[str, Any], *, etcd_endpoints: str,
             "--namespace", namespace, "--max-concurrent", str(worker.get("maxConcurrent", 10)),
             "--weight", str(worker.get("weight", 1)), "--shutdown-timeout", f"{shutdown:g}",
             "--health-host", "0.0.0.0", "--health-port", str(HEALTH_PORT)]
+    if worker.get("prefetch") is not None:
+        args += ["--prefetch", str(worker["prefetch"])]
     for module in worker.get("imports") or []:
         args += ["--import", module]
     env = [{"name": "KUBETASK_NODE_ID",

@@ -1,6 +1,7 @@
 """One leadership term: the loops the leader of a queue runs until it stops leading.
 
-- dispatch: pending tasks -> workers with free slots (watch-driven, batched);
+- dispatch: pending tasks -> workers with free slots, then prefetch room (watch-driven,
+  batched);
 - promote: delayed tasks whose time has come -> pending;
 - recover: tasks of lost workers -> pending, and a periodic reconciliation sweep.
 The leader's views follow etcd by ListWatch (list, watch, re-list on compaction).
@@ -149,11 +150,12 @@ class LeaderTerm:
             await wait_until_set(self._dispatch_wake, remaining)
 
     async def _dispatch_round(self) -> bool:
-        """Place as many pending tasks as there are free slots. True: go again at once."""
-        free = self.view.free_slots()
-        if free == 0:
+        """Place as many pending tasks as there are free slots and prefetch room. True: go
+        again at once."""
+        room = self.view.room()
+        if room == 0:
             return False
-        want = min(free, self.settings.max_batch)
+        want = min(room, self.settings.max_batch)
         # One heads object for the whole round: the sweep may swap in a fresh one while
         # we read, and filling that one halfway would leave a level looking empty.
         heads = self.pending
@@ -161,14 +163,16 @@ class LeaderTerm:
             kvs, more = await self.dispatcher.read_pending(priority, self.settings.max_batch)
             heads.fill(priority, kvs, more)
         placements = self._place(heads, want)
-        self._backlog = len(placements) == free
+        self._backlog = len(placements) == room
         if not placements:
             return False
         committed = await self._commit(placements)
         return len(placements) == want or len(committed) < len(placements)
 
     def _place(self, heads: PendingHeads, want: int) -> list[Placement]:
-        """Pick a worker for up to `want` buffered pending tasks (slots reserved)."""
+        """Pick a worker for up to `want` buffered pending tasks (slots reserved): a free
+        slot if any worker has one for the task, else prefetch room (a task goes into a
+        worker's prefetch only when no free slot can take it)."""
         placements: list[Placement] = []
         # Scan past tasks no free worker can take (their type's workers are busy), so they
         # do not block tasks of other types behind them.
@@ -178,7 +182,9 @@ class LeaderTerm:
             # A type no worker knows may belong to a worker that is just joining: give it
             # a moment before the task is sent anywhere to fail.
             waited = time.time() - item.task.created_at >= self.settings.unknown_type_grace
-            candidates = self.view.candidates(item.task.type, any_worker=waited)
+            candidates = (self.view.candidates(item.task.type, any_worker=waited)
+                          or self.view.candidates(item.task.type, any_worker=waited,
+                                                  prefetch=True))
             if not candidates:
                 continue  # no free worker for this type; others may still fit
             worker = self.strategy.pick(candidates)

@@ -52,6 +52,7 @@ class WorkerView:
         current.lease = kv.lease
         current.capacity = info.capacity
         current.weight = info.weight
+        current.prefetch = info.prefetch
         current.cpu_percent = info.cpu_percent
         current.memory_percent = info.memory_percent
         current.accepting = info.accepting and info.id not in self._drained
@@ -126,11 +127,12 @@ class WorkerView:
         return freed
 
     # --- placements --------------------------------------------------------------
-    def candidates(self, task_type: str, *, any_worker: bool) -> list[Candidate]:
-        """Workers with a free slot that can run `task_type`. When no worker of the queue
-        knows the type at all and `any_worker`, any worker: the task then ends dead with a
-        clear error instead of waiting forever."""
-        free = [w for w in self.workers.values() if w.free > 0]
+    def candidates(self, task_type: str, *, any_worker: bool,
+                   prefetch: bool = False) -> list[Candidate]:
+        """Workers with a free slot (`prefetch`: with prefetch room instead) that can run
+        `task_type`. When no worker of the queue knows the type at all and `any_worker`,
+        any worker: the task then ends dead with a clear error instead of waiting forever."""
+        free = [w for w in self.workers.values() if (w.room if prefetch else w.free) > 0]
         able = [w for w in free if task_type in w.types]
         if able or not any_worker or any(task_type in w.types for w in self.workers.values()):
             return able
@@ -138,6 +140,10 @@ class WorkerView:
 
     def free_slots(self) -> int:
         return sum(w.free for w in self.workers.values())
+
+    def room(self) -> int:
+        """Tasks the workers may still take, free slots and prefetch room."""
+        return sum(w.room for w in self.workers.values())
 
     def accepting_slots(self) -> int:
         return sum(w.capacity for w in self.workers.values() if w.accepting)

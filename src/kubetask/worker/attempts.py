@@ -41,6 +41,7 @@ class AttemptRun:
     pool_call: asyncio.Future[Any] | None = None  # a sync executor's call in the thread pool
     started_at: float | None = None  # wall clock, for the record (set with RUNNING)
     started_mono: float = 0.0
+    ticket: asyncio.Future[bool] | None = None  # while it waits for a slot (worker.slots)
 
     def move(self, target: AttemptState) -> None:
         check_attempt_transition(self.state, target)
@@ -56,6 +57,7 @@ class AttemptRun:
         if self.state is S.QUEUED:
             self.move(S.QUEUED_CANCELLED)
             self.ctx.cancel()
+            self._stop_waiting()  # a cancelled claim ends at once, without a slot
             return True
         if self.state is S.RUNNING:
             self.move(S.CANCELLING)
@@ -73,6 +75,11 @@ class AttemptRun:
             self._stop_executor()
         else:
             self.ctx.cancel()
+            self._stop_waiting()
+
+    def _stop_waiting(self) -> None:
+        if self.ticket is not None and not self.ticket.done():
+            self.ticket.cancel()  # its job stops waiting for a slot
 
     def _stop_executor(self) -> None:
         self.ctx.cancel()  # a sync executor stops cooperatively; its thread runs on until then
@@ -80,39 +87,6 @@ class AttemptRun:
             self.pool_call.cancel()
         elif self.job is not None:
             self.job.cancel()  # an async executor is awaited in the job: interrupted there
-
-
-class Slots:
-    """`count` slots; once draining, no slot not yet taken is given."""
-
-    def __init__(self, count: int) -> None:
-        self._free = asyncio.Semaphore(count)
-        self.draining = asyncio.Event()
-        self.held = 0
-
-    async def take(self) -> bool:
-        if self.draining.is_set():
-            return False
-        if not self._free.locked():
-            await self._free.acquire()  # a free slot: taken without suspending
-            self.held += 1
-            return True
-        acquire = asyncio.ensure_future(self._free.acquire())
-        drain = asyncio.ensure_future(self.draining.wait())
-        await asyncio.wait({acquire, drain}, return_when=asyncio.FIRST_COMPLETED)
-        drain.cancel()
-        if acquire.done() and not acquire.cancelled():
-            if self.draining.is_set():
-                self._free.release()
-                return False
-            self.held += 1
-            return True
-        acquire.cancel()
-        return False
-
-    def release(self) -> None:
-        self.held -= 1
-        self._free.release()
 
 
 class Attempts:

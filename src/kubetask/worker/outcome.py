@@ -1,5 +1,6 @@
 """An attempt's job: take a slot, call the executor, turn its outcome into the end record
-and commit it; or hand the task back (draining, shutdown timeout)."""
+and commit it; or hand the task back (draining, shutdown timeout, waited past the prefetch
+hold)."""
 
 from __future__ import annotations
 
@@ -29,12 +30,14 @@ from kubetask.model.attempt import CANCELLED, CANCELLED_ERROR
 from kubetask.model.validation import encode_json
 from kubetask.queue import QueueConfigs, Write
 from kubetask.store import Keyspace
-from kubetask.worker.attempts import AttemptRun, Attempts, Slots
+from kubetask.worker.attempts import AttemptRun, Attempts
 from kubetask.worker.executors import Executor, ExecutorRegistry
 from kubetask.worker.executors.base import call_async
 from kubetask.worker.history import EndHistory
 from kubetask.worker.hooks import WorkerMetrics
+from kubetask.worker.prefetch import PrefetchAdvert
 from kubetask.worker.settings import WorkerSettings
+from kubetask.worker.slots import Slots
 
 log = logging.getLogger(__name__)
 S = AttemptState
@@ -50,13 +53,15 @@ class AttemptRunner:
 
     def __init__(self, settings: WorkerSettings, keys: Keyspace, registry: ExecutorRegistry,
                  metrics: WorkerMetrics, queue_configs: QueueConfigs,
-                 on_bug: Callable[[BaseException, str], None]) -> None:
+                 on_bug: Callable[[BaseException, str], None],
+                 on_advert: Callable[[], None] = lambda: None) -> None:
         self.id = settings.node_id
         self.settings = settings
         self.registry = registry
         self.metrics = metrics
         self.attempts = Attempts(self.id, keys, self.execute)
         self.slots = Slots(settings.max_concurrent)
+        self.prefetch = PrefetchAdvert(settings.prefetch, settings.prefetch_hold, on_advert)
         self.recent: collections.deque[float] = collections.deque()  # end times, last 60 s
         self.history = EndHistory()
         self._queue_configs = queue_configs
@@ -71,14 +76,20 @@ class AttemptRunner:
     async def execute(self, run: AttemptRun) -> None:
         task = run.claim.task
         try:
-            if not await self.slots.take():
-                if run.state is not S.STALE:
-                    await self.hand_back(run, "worker draining before the task started")
-                return
-            try:
-                await self._attempt(run)
-            finally:
-                self.slots.release()
+            given = await self._wait_for_slot(run)
+            if given:
+                try:
+                    await self._attempt(run)
+                finally:
+                    self._give_back_slot(run)
+            elif run.state is S.QUEUED_CANCELLED:
+                await self._attempt(run)  # cancelled while it waited: ends now, no slot needed
+            elif run.state is S.QUEUED and given is False:
+                await self.hand_back(run, "worker draining before the task started")
+            elif run.state is S.QUEUED:
+                self.prefetch.held_too_long()
+                await self.hand_back(run, f"waited over {self.settings.prefetch_hold:g}s "
+                                          "for a slot (prefetch hold)")
         except _Stale:
             pass
         except StoreError as exc:
@@ -87,6 +98,24 @@ class AttemptRunner:
             self._on_bug(exc, f"the attempt of task {task.id}")
         finally:
             self.attempts.forget(run)
+
+    async def _wait_for_slot(self, run: AttemptRun) -> bool | None:
+        """True: a slot is held. False: refused (draining). None: none given (the claim was
+        cancelled or dropped first, or, prefetched, it waited past the prefetch hold)."""
+        if run.state is not S.QUEUED:
+            return None
+        run.ticket = ticket = self.slots.ticket(run.claim.task.priority)
+        hold = self.settings.prefetch_hold if self.settings.prefetch else None
+        try:
+            return await self.slots.take(ticket, hold)
+        finally:
+            run.ticket = None
+
+    def _give_back_slot(self, run: AttemptRun) -> None:
+        self.slots.release()
+        if run.started_at is not None:
+            ran = asyncio.get_running_loop().time() - run.started_mono
+            self.prefetch.ended(ran, free_slot=self.slots.free > 0)
 
     async def _attempt(self, run: AttemptRun) -> None:
         task = run.claim.task

@@ -48,7 +48,8 @@ class Worker(BackgroundService):
         self.tally = WorkerTally(keys.tally(settings.queue, self.id), Tally(since=self.started_at))
         self.registered = asyncio.Event()
         self._runner = AttemptRunner(settings, keys, self.registry, self.metrics,
-                                     QueueConfigs(store, keys), on_bug=self._fault)
+                                     QueueConfigs(store, keys), on_bug=self._fault,
+                                     on_advert=self._publish_soon)
         self.attempts = self._runner.attempts
         self._load = load or LoadSampler()
         # One rule for its bugs, in a session or in an attempt: logged with the traceback,
@@ -85,7 +86,7 @@ class Worker(BackgroundService):
     def not_ready(self) -> str | None:
         """Why the worker cannot take tasks now, for a readiness probe (None: it can):
         draining, or no registration under a live lease with its assignment watch open."""
-        if self._runner.slots.draining.is_set():
+        if self._runner.slots.draining:
             return "draining"
         session = self._session
         if session is None:
@@ -99,10 +100,11 @@ class Worker(BackgroundService):
         cpu, memory = self._load.sample()
         now = time.time()
         start, succeeded, failed = self._runner.history.window(now)
-        draining = self._runner.slots.draining.is_set()
+        draining = self._runner.slots.draining
         return WorkerInfo(
             id=self.id, queue=self.settings.queue, capacity=self.settings.max_concurrent,
             weight=self.settings.weight,
+            prefetch=0 if draining else self._runner.prefetch.advertised,
             state=WorkerState.DRAINING if draining else WorkerState.ACTIVE,
             cpu_percent=cpu, memory_percent=memory, hostname=socket.gethostname(),
             pid=os.getpid(), started_at=self.started_at, heartbeat_at=now,
@@ -123,6 +125,12 @@ class Worker(BackgroundService):
         self._session = Session(self)
         await self._session.run()
 
+    def _publish_soon(self) -> None:
+        """What the worker advertises changed: its record says so now, not at the next
+        heartbeat."""
+        if self._session is not None:
+            self._session.publish_soon()
+
     def _fault(self, exc: BaseException, where: str) -> None:
         """A bug outside the session loop (in an attempt's job): counted by the same rule;
         when it gives up, the worker's run is cancelled and ends with that failure."""
@@ -139,9 +147,9 @@ class Worker(BackgroundService):
         (those held but not started are handed back, running ones finish), or take them
         again. The process stays; it ends on SIGTERM as always. True when that changed."""
         slots = self._runner.slots
-        if self._stopping or asked == slots.draining.is_set():
+        if self._stopping or asked == slots.draining:
             return False
-        (slots.draining.set if asked else slots.draining.clear)()
+        (slots.drain if asked else slots.undrain)()
         log.info("worker %s: %s (%d running)", self.id,
                  "drain requested, taking no more tasks" if asked
                  else "drain request undone, taking tasks again", self.running)
@@ -151,8 +159,7 @@ class Worker(BackgroundService):
         if self._stopping:
             return
         self._stopping = True
-        slots = self._runner.slots
-        slots.draining.set()
+        self._runner.slots.drain()  # prefetched claims are handed back now
         log.info("worker %s draining: %d running, waiting up to %.0fs", self.id, self.running,
                  self.settings.shutdown_timeout)
         session = self._session

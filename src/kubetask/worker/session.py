@@ -55,6 +55,7 @@ class Session:
         self._assignments: ListWatch | None = None
         self._background: set[asyncio.Future[None]] = set()
         self._beat: asyncio.Task[None] | None = None
+        self._closing = False  # no new publish: the lease is about to be revoked
 
     async def run(self) -> None:
         """From lease grant to lease loss: the claims of the session go with its lease."""
@@ -131,6 +132,7 @@ class Session:
         worker key goes; the leader hands back any claim left at once). A heartbeat still in
         flight after the revoke would be a put under a dead lease ("lease not found" in
         etcd's log)."""
+        self._closing = True
         if self.committer is not None:
             await self.committer.stop()
         publishing = [f for f in (self._beat, *self._background) if f is not None]
@@ -176,7 +178,12 @@ class Session:
     def _drain_requested(self, asked: bool) -> None:
         """Follow a drain request; the worker record says so at once (not at the next
         heartbeat): `kubetask stats` and the scheduler see the state."""
-        if self.host.drain_requested(asked) and self.lease is not None:
+        if self.host.drain_requested(asked):
+            self.publish_soon()
+
+    def publish_soon(self) -> None:
+        """Write the worker record now, in the background (a state change, not a beat)."""
+        if self.lease is not None and not self._closing:
             publish = asyncio.ensure_future(self._publish_now())
             self._background.add(publish)
             publish.add_done_callback(self._background.discard)

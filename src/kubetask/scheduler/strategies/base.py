@@ -15,6 +15,7 @@ class Candidate:
     lease: int
     capacity: int
     weight: int = 1
+    prefetch: int = 0  # tasks it may hold beyond its capacity now (its record says)
     cpu_percent: float = 0.0
     memory_percent: float = 0.0
     accepting: bool = True  # its record says active and no drain request stands
@@ -25,15 +26,23 @@ class Candidate:
 
     @property
     def running(self) -> int:
+        """Tasks it holds: running, and prefetched (assigned, waiting for a slot)."""
         return len(self.active) + len(self.reserved)
 
     @property
     def free(self) -> int:
+        """Free slots: tasks it would start at once."""
         return max(self.capacity - self.running, 0) if self.accepting else 0
+
+    @property
+    def room(self) -> int:
+        """Tasks it may still take, prefetch included."""
+        return max(self.capacity + self.prefetch - self.running, 0) if self.accepting else 0
 
 
 class Strategy(Protocol):
-    """Picks one worker from candidates that all have a free slot (never empty)."""
+    """Picks one worker from candidates that all have a free slot, or all prefetch room
+    (never empty)."""
 
     name: str
 
