@@ -132,17 +132,18 @@ class LeaderTerm:
             await self._dispatch_wake.wait()
             self._dispatch_wake.clear()
             if self._backlog:
-                await self._gather_free_slots()
+                await self._gather_room()
             while await self._dispatch_round():
                 pass
 
-    async def _gather_free_slots(self) -> None:
-        """Tasks are waiting for slots: let slots that free up within the linger join this
-        round (one transaction instead of several); stop waiting at half the slots."""
+    async def _gather_room(self) -> None:
+        """Tasks are waiting for room: let slots (and prefetch room) that free up within
+        the linger join this round (one transaction instead of several); stop waiting at
+        half the room."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.dispatch_linger
-        target = min(self.settings.max_batch, max(1, self.view.accepting_slots() // 2))
-        while self.view.free_slots() < target:
+        target = min(self.settings.max_batch, max(1, self.view.accepting_room() // 2))
+        while self.view.room() < target:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return

@@ -145,8 +145,9 @@ class WorkerView:
         """Tasks the workers may still take, free slots and prefetch room."""
         return sum(w.room for w in self.workers.values())
 
-    def accepting_slots(self) -> int:
-        return sum(w.capacity for w in self.workers.values() if w.accepting)
+    def accepting_room(self) -> int:
+        """Slots and prefetch room of the workers taking tasks, all free or not."""
+        return sum(w.capacity + w.prefetch for w in self.workers.values() if w.accepting)
 
     def reserve(self, worker: Candidate, task_id: str) -> None:
         worker.reserved.add(task_id)

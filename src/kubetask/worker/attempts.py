@@ -42,6 +42,7 @@ class AttemptRun:
     started_at: float | None = None  # wall clock, for the record (set with RUNNING)
     started_mono: float = 0.0
     ticket: asyncio.Future[bool] | None = None  # while it waits for a slot (worker.slots)
+    holds_slot: bool = False  # from the slot given until its executor is done
 
     def move(self, target: AttemptState) -> None:
         check_attempt_transition(self.state, target)

@@ -78,6 +78,7 @@ class AttemptRunner:
         try:
             given = await self._wait_for_slot(run)
             if given:
+                run.holds_slot = True
                 try:
                     await self._attempt(run)
                 finally:
@@ -112,6 +113,9 @@ class AttemptRunner:
             run.ticket = None
 
     def _give_back_slot(self, run: AttemptRun) -> None:
+        if not run.holds_slot:
+            return
+        run.holds_slot = False
         self.slots.release()
         if run.started_at is not None:
             ran = asyncio.get_running_loop().time() - run.started_mono
@@ -141,6 +145,9 @@ class AttemptRunner:
             raise _Stale()
         if run.state is S.CANCELLING:
             outcome = CANCELLED  # whatever the executor did after it was told to stop
+        # The executor is done: its slot goes to the next claim (prefetched) while the end
+        # commits, so a slot never idles through the commit's linger and round trip.
+        self._give_back_slot(run)
         await self._finish(run, outcome)
 
     async def _outcome(self, executor: Executor, run: AttemptRun) -> Outcome:
