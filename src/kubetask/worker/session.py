@@ -68,7 +68,8 @@ class Session:
         attempt_log = AttemptLog(self.store, self.keys, self.keys.worker(queue, self.id),
                                  lease.id, host.tally)
         self.committer = attempts.committer = Committer(
-            attempt_log, others_running=attempts.not_ending)
+            attempt_log, others_running=attempts.not_ending,
+            end_linger=0.005 if host.settings.prefetch else 0.002)
         self.committer.start()
         # This session's claims only: they are named after its lease. (Claims of an earlier
         # process with this worker id, e.g. a container restarted in its pod, are under
