@@ -31,7 +31,7 @@ from kubetask.scheduler.strategies import STRATEGIES
 from kubetask.supervisor import RestartPolicy, Supervisor
 from kubetask.web.health import HealthEndpoint
 from kubetask.worker import ExecutorRegistry, Worker, WorkerSettings
-from kubetask.worker.settings import DEFAULT_PREFETCH, DEFAULT_PREFETCH_HOLD
+from kubetask.worker.settings import DEFAULT_PREFETCH_HOLD
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -168,10 +168,10 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
 @click.option("--max-concurrent", type=click.IntRange(1, 10_000), default=10,
               show_default=True, envvar="KUBETASK_MAX_CONCURRENT",
               help="Maximum tasks running at once.")
-@click.option("--prefetch", type=PREFETCH_TYPE, default=DEFAULT_PREFETCH,
-              show_default=True, envvar="KUBETASK_PREFETCH",
+@click.option("--prefetch", type=PREFETCH_TYPE, default=None, envvar="KUBETASK_PREFETCH",
               help="Tasks the worker may hold beyond its free slots, waiting for one "
-              "(0: only as many as it has free slots).")
+              "(0: only as many as it has free slots)  [default: the same as "
+              "--max-concurrent]")
 @click.option("--prefetch-hold", type=PREFETCH_HOLD_TYPE, default=DEFAULT_PREFETCH_HOLD,
               show_default=True, envvar="KUBETASK_PREFETCH_HOLD", metavar="SECONDS",
               help="A prefetched task waiting longer than this for a slot is handed back "
@@ -197,7 +197,7 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
 @health_options
 @log_options
 def worker(node_id: str | None, etcd_endpoints: str, namespace: str, queue: str,
-           max_concurrent: int, prefetch: int, prefetch_hold: float, weight: int,
+           max_concurrent: int, prefetch: int | None, prefetch_hold: float, weight: int,
            imports: tuple[str, ...], lease_ttl: int,
            shutdown_timeout: float, max_retries: int, retry_base: float, retry_cap: float,
            metrics_port: int | None, metrics_host: str, health_port: int | None,

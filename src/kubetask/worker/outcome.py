@@ -61,7 +61,7 @@ class AttemptRunner:
         self.metrics = metrics
         self.attempts = Attempts(self.id, keys, self.execute)
         self.slots = Slots(settings.max_concurrent)
-        self.prefetch = PrefetchAdvert(settings.prefetch, settings.prefetch_hold, on_advert)
+        self.prefetch = PrefetchAdvert(settings.prefetch_depth, settings.prefetch_hold, on_advert)
         self.recent: collections.deque[float] = collections.deque()  # end times, last 60 s
         self.history = EndHistory()
         self._queue_configs = queue_configs
@@ -106,7 +106,7 @@ class AttemptRunner:
         if run.state is not S.QUEUED:
             return None
         run.ticket = ticket = self.slots.ticket(run.claim.task.priority)
-        hold = self.settings.prefetch_hold if self.settings.prefetch else None
+        hold = self.settings.prefetch_hold if self.settings.prefetch_depth else None
         try:
             return await self.slots.take(ticket, hold)
         finally:

@@ -69,7 +69,7 @@ class Session:
                                  lease.id, host.tally)
         self.committer = attempts.committer = Committer(
             attempt_log, others_running=attempts.not_ending,
-            end_linger=0.005 if host.settings.prefetch else 0.002)
+            end_linger=0.005 if host.settings.prefetch_depth else 0.002)
         self.committer.start()
         # This session's claims only: they are named after its lease. (Claims of an earlier
         # process with this worker id, e.g. a container restarted in its pod, are under
@@ -92,8 +92,9 @@ class Session:
                 await drains.list()
                 host.registered.set()
                 settings = host.settings
-                log.info("worker %s registered on queue %s (capacity %d, weight %d, types %s)",
-                         self.id, settings.queue, settings.max_concurrent, settings.weight,
+                log.info("worker %s registered on queue %s (capacity %d, prefetch %d, "
+                         "weight %d, types %s)", self.id, settings.queue,
+                         settings.max_concurrent, settings.prefetch_depth, settings.weight,
                          ",".join(host.registry.types))
                 group.create_task(mine.run(self._on_assignment_events))
                 group.create_task(cancels.run(attempts.on_cancel_events))
