@@ -183,6 +183,8 @@ def test_count_submits_in_batches_and_prints_one_id_per_line(cli_env: dict[str, 
     (["--type", ".."], "'..'"),
     (["--count=0"], "--count"),
     (["--payload", "@tests/integration/no-such-file.json"], "cannot read the file"),
+    (["--retry-base=10", "--retry-cap=5"], "retry cap (5s) must not be shorter than the retry"),
+    (["--wait-timeout=5"], "--wait-timeout needs --wait"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(
         args: list[str], fragment: str, cli_env: dict[str, str], etcd: EtcdProcess) -> None:
