@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kubetask.cli import render
 from kubetask.client import AsyncClient, TaskSpec
 from kubetask.etcd_process import free_port
 from kubetask.model import TaskState
@@ -342,3 +344,39 @@ async def test_a_screenshot_with_a_virtual_time_budget_returns(
         await browser.wait()
     assert browser.returncode == 0, stderr.decode()[-2000:]
     assert shot.stat().st_size > 10_000
+
+
+async def test_ages_read_as_the_cli_prints_them(page: async_api.Page, client: AsyncClient,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """1m40s is "1m" in `kubetask task list` and `kubetask stats`; the page said "2m ago"
+    (it rounded where the CLI floors), so the two disagreed for half of every minute."""
+    task = await client.submit("echo", queue="parked", name="aged")
+    later = task.created_at + 100
+    monkeypatch.setattr(render.time, "time", lambda: later)
+    assert render.age(task.created_at) == "1m"
+    await page.clock.set_fixed_time(datetime.datetime.fromtimestamp(later, datetime.UTC))
+    await page.reload()
+    created = page.locator(f'#tasks tr[data-id="{task.id}"] td:nth-child(9)')
+    await expect(created).to_have_text("1m ago", timeout=TIMEOUT)
+
+
+async def test_an_attempts_error_is_read_whole_in_the_dialog(
+        page: async_api.Page, client: AsyncClient, system: InProcessSystem) -> None:
+    await system.scheduler()
+    await system.worker(node_id="default-workers-76f4bd5bb6-nmj8m")  # a pod's name, as long
+    dead = await client.submit("no-such-type", name="doomed", max_retries=0)
+    await client.wait([dead.id], timeout=30)
+    row = page.locator(f'#tasks tr[data-id="{dead.id}"]')
+    await expect(row).to_be_visible(timeout=TIMEOUT)
+    await row.click()
+    cell = page.locator("#detail-attempts tbody tr td").last
+    await expect(cell).to_contain_text("no executor", timeout=TIMEOUT)
+    fits = await cell.evaluate("""(td) => {
+        const box = td.closest(".scroll").getBoundingClientRect();
+        const r = td.getBoundingClientRect();
+        return {inside: r.right <= box.right + 1, whole: td.scrollWidth <= td.clientWidth + 1,
+                right: r.right, edge: box.right};
+    }""")
+    widths = await page.locator("#detail-attempts tbody tr").first.evaluate(
+        "(tr) => [...tr.children].map((td) => Math.round(td.getBoundingClientRect().width))")
+    assert fits["inside"] and fits["whole"], (fits, widths)

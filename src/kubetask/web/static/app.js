@@ -2,6 +2,7 @@
 // events (/api/v1/events); the task table and details come from the JSON API.
 // Every piece of task data is put into the page with textContent, never as HTML.
 import { ThroughputChart } from "/static/chart.js";
+import { fmtAgo, fmtDuration, fmtNumber, fmtTime } from "/static/format.js";
 
 const TERMINAL = new Set(["succeeded", "dead", "cancelled"]);
 const PRIORITY_NAMES = ["low", "normal", "high", "urgent"];
@@ -40,32 +41,6 @@ function el(tag, props = {}, ...children) {
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
-}
-
-function fmtNumber(n) {
-  return typeof n === "number" ? n.toLocaleString() : "–";
-}
-
-function fmtTime(iso) {
-  if (!iso) return "–";
-  const d = new Date(iso);
-  return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
-}
-
-function fmtAgo(iso) {
-  if (!iso) return "–";
-  const s = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
-  if (s < 60) return `${Math.round(s)}s ago`;
-  if (s < 3600) return `${Math.round(s / 60)}m ago`;
-  if (s < 86400) return `${Math.round(s / 3600)}h ago`;
-  return fmtTime(iso);
-}
-
-function fmtDuration(seconds) {
-  if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 120) return `${seconds.toFixed(1)} s`;
-  return `${Math.round(seconds / 60)} min`;
 }
 
 function fmtJson(value) {
@@ -325,8 +300,9 @@ function fillRow(row, t) {
     el("td", { "data-col": "state" }, badge(t.state)),
     el("td", { class: "num" }, `${t.attempts}`),
     el("td", { class: "clip" }, t.worker || "–"),
-    el("td", { title: fmtTime(t.created_at) }, fmtAgo(t.created_at)),
-    el("td", { title: fmtTime(t.finished_at) }, t.finished_at ? fmtAgo(t.finished_at) : "–"));
+    el("td", { title: fmtTime(t.created_at), "data-col": "created" }, fmtAgo(t.created_at)),
+    el("td", { title: fmtTime(t.finished_at), "data-col": "finished" },
+      t.finished_at ? fmtAgo(t.finished_at) : "–"));
 }
 
 async function loadTasks() {
@@ -418,11 +394,12 @@ function renderDetail(t) {
     const took = a.started_at && a.finished_at ? (new Date(a.finished_at) - new Date(a.started_at)) / 1000 : null;
     return el("tr", {},
       el("td", { class: "num" }, `${a.number ?? i + 1}`),
-      el("td", { class: "mono" }, a.worker),
-      el("td", {}, fmtTime(a.started_at)), el("td", {}, fmtTime(a.finished_at)),
+      el("td", { class: "mono clip", title: a.worker || "" }, a.worker),
+      el("td", { class: "when" }, fmtTime(a.started_at)),
+      el("td", { class: "when" }, fmtTime(a.finished_at)),
       el("td", { class: "num" }, fmtDuration(took)),
       el("td", {}, a.outcome ? badge(a.outcome, OUTCOME_LOOK[a.outcome] || "pending") : badge("running")),
-      el("td", { class: "clip", title: a.error || "" }, a.error || ""));
+      el("td", { class: "error", title: a.error || "" }, a.error || ""));
   }));
   $("#detail-no-attempts").hidden = history.length > 0;
   $("#detail-cancel").hidden = TERMINAL.has(t.state);
