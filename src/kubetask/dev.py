@@ -154,9 +154,10 @@ class DevSystem:
         self.say(f"  scheduler     scheduler-1 (strategy {s.strategy})")
         self.say(f"  workers       {', '.join(f'worker-{i}' for i in range(1, s.workers + 1))}"
                  f" ({s.max_concurrent} slots each)")
-        self.say("  metrics       " + ", ".join(f"http://127.0.0.1:{port}/metrics"
-                                               for port in ports[:2])
-                 + (" ..." if len(ports) > 2 else ""))
+        names = ["scheduler-1", *(f"worker-{i}" for i in range(1, s.workers + 1))]
+        for name, port in zip(names, ports, strict=True):
+            label = "metrics" if name == names[0] else ""
+            self.say(f"  {label:<13} {name} http://127.0.0.1:{port}/metrics")
         if s.dashboard_port is not None:
             self._spawn("dashboard", ["dashboard", "--port", str(s.dashboard_port),
                                       "--allow-writes", *common])

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -49,6 +51,13 @@ def test_dev_runs_the_system_and_the_seed_client_works(tmp_path: Path) -> None:
         content = wait_for(out, "dead 1")  # the demo's unknown-type task ends dead
         assert f"127.0.0.1:{port}" in content
         assert "worker-1, worker-2" in content
+        # Each process's /metrics is named and answers (the line listed two bare URLs, "...").
+        urls = dict(re.findall(r"(scheduler-1|worker-\d) (http://127\.0\.0\.1:\d+/metrics)",
+                               content))
+        assert sorted(urls) == ["scheduler-1", "worker-1", "worker-2"], content
+        for url in urls.values():
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                assert b"kubetask_" in answer.read()
     finally:
         os.killpg(dev.pid, signal.SIGINT)
         dev.wait(60)
