@@ -380,3 +380,20 @@ async def test_an_attempts_error_is_read_whole_in_the_dialog(
     widths = await page.locator("#detail-attempts tbody tr").first.evaluate(
         "(tr) => [...tr.children].map((td) => Math.round(td.getBoundingClientRect().width))")
     assert fits["inside"] and fits["whole"], (fits, widths)
+
+
+async def test_a_draining_workers_free_slots_are_not_counted(
+        page: async_api.Page, client: AsyncClient, system: InProcessSystem) -> None:
+    await system.scheduler()
+    await system.worker(node_id="worker-a", max_concurrent=2)
+    await system.worker(node_id="worker-b", max_concurrent=2)
+    first = await client.submit("echo", {"duration": 0})  # workers show under a known queue
+    await client.wait([first.id], timeout=30)
+    sub = page.locator("#workers-sub")
+    await expect(sub).to_have_text("2 workers \u00b7 0 of 4 slots busy", timeout=TIMEOUT)
+    assert await client.drain_worker("default", "worker-b")
+    await expect(page.locator("[data-worker=worker-b]")).to_contain_text("draining",
+                                                                         timeout=TIMEOUT)
+    # worker-b takes nothing more: 2 slots can take work, not 4.
+    await expect(sub).to_have_text("2 workers (1 draining) \u00b7 0 of 2 slots busy",
+                                   timeout=TIMEOUT)

@@ -243,9 +243,13 @@ function renderWorkers(queues) {
   workers.sort((a, b) => (a.queue + a.id).localeCompare(b.queue + b.id));
   $("#workers").replaceChildren(...workers.map(workerCard));
   $("#workers-empty").hidden = workers.length > 0;
-  const slots = workers.reduce((a, w) => a + w.capacity, 0);
+  // A draining worker takes no more tasks: only the slots its running tasks hold count.
+  const draining = workers.filter((w) => w.state === "draining").length;
+  const slots = workers.reduce((a, w) => a + (w.state === "draining" ? w.running : w.capacity), 0);
   const busy = workers.reduce((a, w) => a + w.running, 0);
-  $("#workers-sub").textContent = workers.length ? `${workers.length} worker${workers.length > 1 ? "s" : ""} · ${busy} of ${slots} slots busy` : "";
+  const count = `${workers.length} worker${workers.length > 1 ? "s" : ""}` +
+    (draining ? ` (${draining} draining)` : "");
+  $("#workers-sub").textContent = workers.length ? `${count} · ${busy} of ${slots} slots busy` : "";
 }
 
 function applyStats(stats) {
