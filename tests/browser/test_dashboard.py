@@ -397,3 +397,20 @@ async def test_a_draining_workers_free_slots_are_not_counted(
     # worker-b takes nothing more: 2 slots can take work, not 4.
     await expect(sub).to_have_text("2 workers (1 draining) \u00b7 0 of 2 slots busy",
                                    timeout=TIMEOUT)
+
+
+async def test_a_tasks_attempts_name_the_retry_budget_that_applies(
+        page: async_api.Page, client: AsyncClient) -> None:
+    """As `kubetask task get`: the queue's retries when it sets them, else the workers'
+    (the page said "queue default" for both, even of a queue that sets none)."""
+    await client.configure_queue("parked", max_retries=5)
+    queued = await client.submit("echo", queue="parked", name="budgeted")
+    plain = await client.submit("echo", queue="other", name="unbudgeted")
+    attempts = page.locator("#detail-facts div", has_text="Attempts").locator("dd")
+    for task, text in ((queued, "0 of 6 (queue parked's retries)"),
+                       (plain, "0 (retries: the workers' --max-retries, default 3)")):
+        row = page.locator(f'#tasks tr[data-id="{task.id}"]')
+        await expect(row).to_be_visible(timeout=TIMEOUT)
+        await row.click()
+        await expect(attempts).to_have_text(text, timeout=TIMEOUT)
+        await page.locator("#detail-close").click()

@@ -372,6 +372,18 @@ function fact(label, value, cls) {
   return el("div", {}, el("dt", {}, label), el("dd", { class: cls, title: String(value) }, value));
 }
 
+// Attempts against the budget that applies: the task's own, else its queue's (as
+// `kubetask task get` says), else the workers' --max-retries (3 unless they were told).
+function attemptsOf(t) {
+  if (t.max_retries !== null) return `${t.attempts} of ${t.max_retries + 1}`;
+  const queue = (state.stats?.queues || []).find((q) => q.queue === t.queue);
+  const retries = queue?.config?.max_retries;
+  if (retries !== undefined && retries !== null) {
+    return `${t.attempts} of ${retries + 1} (queue ${t.queue}'s retries)`;
+  }
+  return `${t.attempts} (retries: the workers' --max-retries, default 3)`;
+}
+
 function renderDetail(t) {
   $("#detail-title").textContent = t.name;
   $("#detail-id").textContent = t.id;
@@ -381,8 +393,7 @@ function renderDetail(t) {
   stateBadge.textContent = t.state;
   $("#detail-facts").replaceChildren(
     fact("Queue", t.queue), fact("Type", t.type), fact("Priority", `${t.priority_name} (${t.priority})`),
-    fact("Attempts", t.max_retries === null ? `${t.attempts} (retries: queue default)`
-      : `${t.attempts} of ${t.max_retries + 1}`), fact("Worker", t.worker || "–"),
+    fact("Attempts", attemptsOf(t)), fact("Worker", t.worker || "–"),
     fact("Timeout", t.timeout_seconds ? `${t.timeout_seconds} s` : "none"),
     fact("Created", fmtTime(t.created_at)), fact("Started", fmtTime(t.started_at)),
     fact("Finished", fmtTime(t.finished_at)),
