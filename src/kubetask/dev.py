@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -127,7 +128,11 @@ class DevSystem:
         self.say("Ctrl-C stops everything.")
 
     def _say_data_dir(self) -> None:
-        again = f"to start over: `{_command()} dev --fresh` or `make clean-dev`"
+        if self.settings.data_dir == DevSettings.data_dir:
+            again = f"to start over: `{_command()} dev --fresh` or `make clean-dev`"
+        else:  # the same folder again: --fresh alone would start over in the default one
+            again = (f"to start over: `{_command()} dev --data-dir "
+                     f"{shlex.quote(str(self.settings.data_dir))} --fresh`")
         if self.fresh:
             self.say(f"kubetask dev: data and logs in {self.data_dir}; they are kept across "
                      f"runs ({again})")
@@ -152,8 +157,11 @@ class DevSystem:
                 "worker", "--node-id", f"worker-{i}", "--max-concurrent", str(s.max_concurrent),
                 "--shutdown-timeout", str(s.shutdown_timeout), *common, *metrics(i)])
         self.say(f"  scheduler     scheduler-1 (strategy {s.strategy})")
-        self.say(f"  workers       {', '.join(f'worker-{i}' for i in range(1, s.workers + 1))}"
-                 f" ({s.max_concurrent} slots each)")
+        if s.workers:
+            self.say(f"  workers       {', '.join(f'worker-{i}' for i in range(1, s.workers + 1))}"
+                     f" ({s.max_concurrent} slots each)")
+        else:
+            self.say("  workers       none (--workers 0): tasks wait until a worker joins")
         names = ["scheduler-1", *(f"worker-{i}" for i in range(1, s.workers + 1))]
         for name, port in zip(names, ports, strict=True):
             label = "metrics" if name == names[0] else ""

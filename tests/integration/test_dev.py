@@ -203,6 +203,9 @@ def test_demo_goes_into_a_fresh_data_dir_only_and_fresh_starts_over(tmp_path: Pa
             assert stop_dev(dev) == 0
         lines[run] = out.read_text()
     assert "Submitted 21 demo tasks" in lines[0] and "kept across runs" in lines[0]
+    # The hint to start over names this data dir (a bare --fresh would use the default one).
+    assert f"dev --data-dir {tmp_path / 'data'} --fresh`" in lines[0], lines[0]
+    assert "workers       none (--workers 0): tasks wait until a worker joins" in lines[0]
     assert "Submitted" not in lines[1] and "kept from an earlier run" in lines[1]
     assert "pending 42" not in lines[1]
     assert "Submitted 21 demo tasks" in lines[2] and "pending 42" not in lines[2]
