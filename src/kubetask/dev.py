@@ -32,9 +32,12 @@ _DATA_ENTRIES = frozenset({"etcd", "logs", "kubetask-dev.log"})
 _TAIL_LINES = 10
 
 
+DEFAULT_DATA_DIR = Path(".kubetask-dev")  # `make clean-dev` removes this one
+
+
 @dataclass(frozen=True, slots=True)
 class DevSettings:
-    data_dir: Path = Path(".kubetask-dev")
+    data_dir: Path = DEFAULT_DATA_DIR
     etcd_port: int = 2379
     workers: int = 3
     max_concurrent: int = 10
@@ -128,7 +131,7 @@ class DevSystem:
         self.say("Ctrl-C stops everything.")
 
     def _say_data_dir(self) -> None:
-        if self.settings.data_dir == DevSettings.data_dir:
+        if self.settings.data_dir == DEFAULT_DATA_DIR:
             again = f"to start over: `{_command()} dev --fresh` or `make clean-dev`"
         else:  # the same folder again: --fresh alone would start over in the default one
             again = (f"to start over: `{_command()} dev --data-dir "
