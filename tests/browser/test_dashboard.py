@@ -414,3 +414,13 @@ async def test_a_tasks_attempts_name_the_retry_budget_that_applies(
         await row.click()
         await expect(attempts).to_have_text(text, timeout=TIMEOUT)
         await page.locator("#detail-close").click()
+
+
+async def test_an_empty_namespace_says_there_are_no_tasks_yet(page: async_api.Page,
+                                                               client: AsyncClient) -> None:
+    """Not "No tasks match these filters." when no filter is set."""
+    empty = page.locator("#tasks-empty")
+    await expect(empty).to_have_text(
+        "No tasks yet: submit one with Submit task or kubetask client.", timeout=TIMEOUT)
+    await page.select_option("#filters [name=state]", "dead")
+    await expect(empty).to_have_text("No tasks match these filters.", timeout=TIMEOUT)

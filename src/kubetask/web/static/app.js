@@ -331,6 +331,10 @@ async function loadTasks() {
   });
   $("#tasks tbody").replaceChildren(...rows);
   $("#tasks-empty").hidden = rows.length > 0;
+  const filtered = ["queue", "state", "type", "priority"].some((name) => params.get(name));
+  $("#tasks-empty").textContent = filtered || state.pages.length > 1
+    ? "No tasks match these filters."
+    : "No tasks yet: submit one with Submit task or kubetask client.";
   $("#newer").disabled = state.pages.length <= 1;
   $("#older").disabled = !data.next;
   $("#page-info").textContent = rows.length ? `page ${state.pages.length} · ${rows.length} task${rows.length > 1 ? "s" : ""}` : "";
