@@ -249,10 +249,12 @@ class DevSystem:
         for q in stats:
             d = q.to_dict()
             self.running += d["running"]
+            draining = sum(w["state"] == "draining" for w in d["worker_stats"])
             parts.append(f"[{d['queue']}] pending {d['pending']} running {d['running']} "
                          f"succeeded {d['succeeded']} retrying {d['retrying']} dead "
                          f"{d['dead']} cancelled {d['cancelled']} (failed attempts "
-                         f"{d['failed_attempts']}) workers {d['workers']}")
+                         f"{d['failed_attempts']}) workers {d['workers']}"
+                         + (f" ({draining} draining)" if draining else ""))
         return " | ".join(parts)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from kubetask.client import AsyncClient
 from kubetask.etcd_process import free_port, port_in_use
 from tests.conftest import ROOT, run_cli
 
@@ -68,6 +70,28 @@ def test_dev_runs_the_system_and_the_seed_client_works(tmp_path: Path) -> None:
     # every child is gone: the etcd port is free again
     assert run_cli(["stats"], {**env, "KUBETASK_ETCD_ENDPOINTS": f"127.0.0.1:{port}"},
                    timeout=30).returncode == 1
+
+
+def test_the_progress_line_counts_a_draining_worker(tmp_path: Path) -> None:
+    """As the dashboard and `kubetask stats` show it: 'workers 2 (1 draining)'."""
+    out = tmp_path / "dev.out"
+    dev, etcd_port, _ = start_dev(tmp_path, out, "--no-demo")
+    try:
+        wait_for(out, "Ctrl-C stops everything")
+        env = {**os.environ, "PYTHONPATH": str(ROOT),
+               "KUBETASK_ETCD_ENDPOINTS": f"127.0.0.1:{etcd_port}"}
+        assert run_cli(["client", "--type=noop", "--wait", "--wait-timeout=30"],
+                       env).returncode == 0  # a queue the line reports
+        wait_for(out, "workers 2")
+
+        async def drain() -> bool:
+            async with AsyncClient(f"127.0.0.1:{etcd_port}") as client:
+                return await client.drain_worker("default", "worker-2")
+
+        assert asyncio.run(drain())
+        wait_for(out, "workers 2 (1 draining)")
+    finally:
+        assert stop_dev(dev) == 0
 
 
 def test_dev_refuses_a_port_in_use_with_a_clear_error(tmp_path: Path) -> None:
