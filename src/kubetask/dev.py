@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -31,9 +32,12 @@ _DATA_ENTRIES = frozenset({"etcd", "logs", "kubetask-dev.log"})
 _TAIL_LINES = 10
 
 
+DEFAULT_DATA_DIR = Path(".kubetask-dev")  # `make clean-dev` removes this one
+
+
 @dataclass(frozen=True, slots=True)
 class DevSettings:
-    data_dir: Path = Path(".kubetask-dev")
+    data_dir: Path = DEFAULT_DATA_DIR
     etcd_port: int = 2379
     workers: int = 3
     max_concurrent: int = 10
@@ -127,7 +131,11 @@ class DevSystem:
         self.say("Ctrl-C stops everything.")
 
     def _say_data_dir(self) -> None:
-        again = f"to start over: `{_command()} dev --fresh` or `make clean-dev`"
+        if self.settings.data_dir == DEFAULT_DATA_DIR:
+            again = f"to start over: `{_command()} dev --fresh` or `make clean-dev`"
+        else:  # the same folder again: --fresh alone would start over in the default one
+            again = (f"to start over: `{_command()} dev --data-dir "
+                     f"{shlex.quote(str(self.settings.data_dir))} --fresh`")
         if self.fresh:
             self.say(f"kubetask dev: data and logs in {self.data_dir}; they are kept across "
                      f"runs ({again})")
@@ -152,11 +160,15 @@ class DevSystem:
                 "worker", "--node-id", f"worker-{i}", "--max-concurrent", str(s.max_concurrent),
                 "--shutdown-timeout", str(s.shutdown_timeout), *common, *metrics(i)])
         self.say(f"  scheduler     scheduler-1 (strategy {s.strategy})")
-        self.say(f"  workers       {', '.join(f'worker-{i}' for i in range(1, s.workers + 1))}"
-                 f" ({s.max_concurrent} slots each)")
-        self.say("  metrics       " + ", ".join(f"http://127.0.0.1:{port}/metrics"
-                                               for port in ports[:2])
-                 + (" ..." if len(ports) > 2 else ""))
+        if s.workers:
+            self.say(f"  workers       {', '.join(f'worker-{i}' for i in range(1, s.workers + 1))}"
+                     f" ({s.max_concurrent} slots each)")
+        else:
+            self.say("  workers       none (--workers 0): tasks wait until a worker joins")
+        names = ["scheduler-1", *(f"worker-{i}" for i in range(1, s.workers + 1))]
+        for name, port in zip(names, ports, strict=True):
+            label = "metrics" if name == names[0] else ""
+            self.say(f"  {label:<13} {name} http://127.0.0.1:{port}/metrics")
         if s.dashboard_port is not None:
             self._spawn("dashboard", ["dashboard", "--port", str(s.dashboard_port),
                                       "--allow-writes", *common])
@@ -237,10 +249,12 @@ class DevSystem:
         for q in stats:
             d = q.to_dict()
             self.running += d["running"]
+            draining = sum(w["state"] == "draining" for w in d["worker_stats"])
             parts.append(f"[{d['queue']}] pending {d['pending']} running {d['running']} "
                          f"succeeded {d['succeeded']} retrying {d['retrying']} dead "
                          f"{d['dead']} cancelled {d['cancelled']} (failed attempts "
-                         f"{d['failed_attempts']}) workers {d['workers']}")
+                         f"{d['failed_attempts']}) workers {d['workers']}"
+                         + (f" ({draining} draining)" if draining else ""))
         return " | ".join(parts)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kubetask.cli import render
 from kubetask.client import AsyncClient, TaskSpec
 from kubetask.etcd_process import free_port
 from kubetask.model import TaskState
@@ -342,3 +344,83 @@ async def test_a_screenshot_with_a_virtual_time_budget_returns(
         await browser.wait()
     assert browser.returncode == 0, stderr.decode()[-2000:]
     assert shot.stat().st_size > 10_000
+
+
+async def test_ages_read_as_the_cli_prints_them(page: async_api.Page, client: AsyncClient,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """1m40s is "1m" in `kubetask task list` and `kubetask stats`; the page said "2m ago"
+    (it rounded where the CLI floors), so the two disagreed for half of every minute."""
+    task = await client.submit("echo", queue="parked", name="aged")
+    later = task.created_at + 100
+    monkeypatch.setattr(render.time, "time", lambda: later)
+    assert render.age(task.created_at) == "1m"
+    await page.clock.set_fixed_time(datetime.datetime.fromtimestamp(later, datetime.UTC))
+    await page.reload()
+    created = page.locator(f'#tasks tr[data-id="{task.id}"] td:nth-child(9)')
+    await expect(created).to_have_text("1m ago", timeout=TIMEOUT)
+
+
+async def test_an_attempts_error_is_read_whole_in_the_dialog(
+        page: async_api.Page, client: AsyncClient, system: InProcessSystem) -> None:
+    await system.scheduler()
+    await system.worker(node_id="default-workers-76f4bd5bb6-nmj8m")  # a pod's name, as long
+    dead = await client.submit("no-such-type", name="doomed", max_retries=0)
+    await client.wait([dead.id], timeout=30)
+    row = page.locator(f'#tasks tr[data-id="{dead.id}"]')
+    await expect(row).to_be_visible(timeout=TIMEOUT)
+    await row.click()
+    cell = page.locator("#detail-attempts tbody tr td").last
+    await expect(cell).to_contain_text("no executor", timeout=TIMEOUT)
+    fits = await cell.evaluate("""(td) => {
+        const box = td.closest(".scroll").getBoundingClientRect();
+        const r = td.getBoundingClientRect();
+        return {inside: r.right <= box.right + 1, whole: td.scrollWidth <= td.clientWidth + 1,
+                right: r.right, edge: box.right};
+    }""")
+    widths = await page.locator("#detail-attempts tbody tr").first.evaluate(
+        "(tr) => [...tr.children].map((td) => Math.round(td.getBoundingClientRect().width))")
+    assert fits["inside"] and fits["whole"], (fits, widths)
+
+
+async def test_a_draining_workers_free_slots_are_not_counted(
+        page: async_api.Page, client: AsyncClient, system: InProcessSystem) -> None:
+    await system.scheduler()
+    await system.worker(node_id="worker-a", max_concurrent=2)
+    await system.worker(node_id="worker-b", max_concurrent=2)
+    first = await client.submit("echo", {"duration": 0})  # workers show under a known queue
+    await client.wait([first.id], timeout=30)
+    sub = page.locator("#workers-sub")
+    await expect(sub).to_have_text("2 workers \u00b7 0 of 4 slots busy", timeout=TIMEOUT)
+    assert await client.drain_worker("default", "worker-b")
+    await expect(page.locator("[data-worker=worker-b]")).to_contain_text("draining",
+                                                                         timeout=TIMEOUT)
+    # worker-b takes nothing more: 2 slots can take work, not 4.
+    await expect(sub).to_have_text("2 workers (1 draining) \u00b7 0 of 2 slots busy",
+                                   timeout=TIMEOUT)
+
+
+async def test_a_tasks_attempts_name_the_retry_budget_that_applies(
+        page: async_api.Page, client: AsyncClient) -> None:
+    """As `kubetask task get`: the queue's retries when it sets them, else the workers'
+    (the page said "queue default" for both, even of a queue that sets none)."""
+    await client.configure_queue("parked", max_retries=5)
+    queued = await client.submit("echo", queue="parked", name="budgeted")
+    plain = await client.submit("echo", queue="other", name="unbudgeted")
+    attempts = page.locator("#detail-facts div", has_text="Attempts").locator("dd")
+    for task, text in ((queued, "0 of 6 (queue parked's retries)"),
+                       (plain, "0 (retries: the workers' --max-retries, default 3)")):
+        row = page.locator(f'#tasks tr[data-id="{task.id}"]')
+        await expect(row).to_be_visible(timeout=TIMEOUT)
+        await row.click()
+        await expect(attempts).to_have_text(text, timeout=TIMEOUT)
+        await page.locator("#detail-close").click()
+
+
+async def test_an_empty_namespace_says_there_are_no_tasks_yet(page: async_api.Page,
+                                                               client: AsyncClient) -> None:
+    """Not "No tasks match these filters." when no filter is set."""
+    empty = page.locator("#tasks-empty")
+    await expect(empty).to_have_text(
+        "No tasks yet: submit one with Submit task or kubetask client.", timeout=TIMEOUT)
+    await page.select_option("#filters [name=state]", "dead")
+    await expect(empty).to_have_text("No tasks match these filters.", timeout=TIMEOUT)

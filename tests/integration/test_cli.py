@@ -92,6 +92,17 @@ def test_wait_exits_nonzero_when_a_task_ends_dead(tmp_path: Path, cli_env: dict[
     assert "dead=1" in result.stderr
 
 
+def test_waiting_that_times_out_is_one_line_and_exit_3(cli_env: dict[str, str]) -> None:
+    """No worker runs: the task stays pending, both ways of waiting give up the same way."""
+    task_id = run_cli(["client", "--name=never-run"], cli_env).stdout.strip()
+    for argv in (["task", "wait", task_id, "--timeout=0.5"],
+                 ["client", "--wait", "--wait-timeout=0.5"]):
+        result = run_cli(argv, cli_env)
+        assert result.returncode == 3, (argv, result.stderr)
+        assert result.stderr.strip().splitlines()[-1] == "kubetask: gave up waiting after 0.5s"
+        assert "Traceback" not in result.stderr, result.stderr
+
+
 def test_worker_import_loads_a_user_executor(tmp_path: Path, cli_env: dict[str, str],
                                              processes: list[Proc]) -> None:
     start(processes, tmp_path, cli_env, "scheduler")
@@ -183,6 +194,8 @@ def test_count_submits_in_batches_and_prints_one_id_per_line(cli_env: dict[str, 
     (["--type", ".."], "'..'"),
     (["--count=0"], "--count"),
     (["--payload", "@tests/integration/no-such-file.json"], "cannot read the file"),
+    (["--retry-base=10", "--retry-cap=5"], "retry cap (5s) must not be shorter than the retry"),
+    (["--wait-timeout=5"], "--wait-timeout needs --wait"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(
         args: list[str], fragment: str, cli_env: dict[str, str], etcd: EtcdProcess) -> None:

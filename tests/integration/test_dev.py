@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 
+from kubetask.client import AsyncClient
 from kubetask.etcd_process import free_port, port_in_use
 from tests.conftest import ROOT, run_cli
 
@@ -49,6 +53,13 @@ def test_dev_runs_the_system_and_the_seed_client_works(tmp_path: Path) -> None:
         content = wait_for(out, "dead 1")  # the demo's unknown-type task ends dead
         assert f"127.0.0.1:{port}" in content
         assert "worker-1, worker-2" in content
+        # Each process's /metrics is named and answers (the line listed two bare URLs, "...").
+        urls = dict(re.findall(r"(scheduler-1|worker-\d) (http://127\.0\.0\.1:\d+/metrics)",
+                               content))
+        assert sorted(urls) == ["scheduler-1", "worker-1", "worker-2"], content
+        for url in urls.values():
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                assert b"kubetask_" in answer.read()
     finally:
         os.killpg(dev.pid, signal.SIGINT)
         dev.wait(60)
@@ -59,6 +70,28 @@ def test_dev_runs_the_system_and_the_seed_client_works(tmp_path: Path) -> None:
     # every child is gone: the etcd port is free again
     assert run_cli(["stats"], {**env, "KUBETASK_ETCD_ENDPOINTS": f"127.0.0.1:{port}"},
                    timeout=30).returncode == 1
+
+
+def test_the_progress_line_counts_a_draining_worker(tmp_path: Path) -> None:
+    """As the dashboard and `kubetask stats` show it: 'workers 2 (1 draining)'."""
+    out = tmp_path / "dev.out"
+    dev, etcd_port, _ = start_dev(tmp_path, out, "--no-demo")
+    try:
+        wait_for(out, "Ctrl-C stops everything")
+        env = {**os.environ, "PYTHONPATH": str(ROOT),
+               "KUBETASK_ETCD_ENDPOINTS": f"127.0.0.1:{etcd_port}"}
+        assert run_cli(["client", "--type=noop", "--wait", "--wait-timeout=30"],
+                       env).returncode == 0  # a queue the line reports
+        wait_for(out, "workers 2")
+
+        async def drain() -> bool:
+            async with AsyncClient(f"127.0.0.1:{etcd_port}") as client:
+                return await client.drain_worker("default", "worker-2")
+
+        assert asyncio.run(drain())
+        wait_for(out, "workers 2 (1 draining)")
+    finally:
+        assert stop_dev(dev) == 0
 
 
 def test_dev_refuses_a_port_in_use_with_a_clear_error(tmp_path: Path) -> None:
@@ -194,6 +227,9 @@ def test_demo_goes_into_a_fresh_data_dir_only_and_fresh_starts_over(tmp_path: Pa
             assert stop_dev(dev) == 0
         lines[run] = out.read_text()
     assert "Submitted 21 demo tasks" in lines[0] and "kept across runs" in lines[0]
+    # The hint to start over names this data dir (a bare --fresh would use the default one).
+    assert f"dev --data-dir {tmp_path / 'data'} --fresh`" in lines[0], lines[0]
+    assert "workers       none (--workers 0): tasks wait until a worker joins" in lines[0]
     assert "Submitted" not in lines[1] and "kept from an earlier run" in lines[1]
     assert "pending 42" not in lines[1]
     assert "Submitted 21 demo tasks" in lines[2] and "pending 42" not in lines[2]

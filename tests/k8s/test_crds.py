@@ -18,8 +18,8 @@ from tests.manifests import EXAMPLES, GROUP, VERSION
 pytestmark = pytest.mark.k8s
 
 TASK_COLUMNS = ["NAME", "QUEUE", "TYPE", "PRIORITY", "PHASE", "ATTEMPTS", "WORKER", "AGE"]
-QUEUE_COLUMNS = ["NAME", "STRATEGY", "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "WORKERS",
-                 "REPLICAS", "AGE"]
+QUEUE_COLUMNS = ["NAME", "STRATEGY", "PENDING", "RUNNING", "SUCCEEDED", "DEAD", "FAILED",
+                 "ATTEMPTS", "WORKERS", "REPLICAS", "AGE"]  # split on blanks: FAILED ATTEMPTS
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +162,7 @@ def test_get_taskqueues_prints_the_columns_and_the_status(kube: ControlPlane, ns
     for name in ("taskqueues", "ktq"):
         header, row = table(kube, ns, name)
         assert header == QUEUE_COLUMNS
-        assert row[:8] == ["q1", "round_robin", "5", "4", "3", "2", "2", "2"]
+        assert row[:9] == ["q1", "round_robin", "5", "4", "3", "1", "2", "2", "2"]
     spec = json.loads(kube.kubectl("get", "ktq", "q1", "-n", ns, "-o", "json").stdout)["spec"]
     assert spec["worker"] == {"maxConcurrent": 10, "weight": 1, "shutdownTimeoutSeconds": 30}
     assert spec["scaling"] == {"enabled": True, "minReplicas": 1, "maxReplicas": 10,

@@ -89,8 +89,8 @@ def test_list_map_keys_are_required_in_their_items(plural: str) -> None:
 
 @pytest.mark.parametrize(("plural", "columns"), [
     ("tasks", ["Queue", "Type", "Priority", "Phase", "Attempts", "Worker", "Age"]),
-    ("taskqueues", ["Strategy", "Pending", "Running", "Succeeded", "Failed", "Workers",
-                    "Replicas", "Age"]),
+    ("taskqueues", ["Strategy", "Pending", "Running", "Succeeded", "Dead", "Failed Attempts",
+                    "Workers", "Replicas", "Age"]),
 ])
 def test_printer_columns_point_at_schema_fields(plural: str, columns: list[str]) -> None:
     printer = version(plural)["additionalPrinterColumns"]
@@ -102,6 +102,21 @@ def test_printer_columns_point_at_schema_fields(plural: str, columns: list[str])
             continue
         node = paths[column["jsonPath"]]
         assert column["type"] == node.get("type", "string"), column
+
+
+@pytest.mark.parametrize("plural", PLURALS)
+def test_every_spec_and_status_field_is_described(plural: str) -> None:
+    """`kubectl explain` prints these descriptions: none is missing, and each one of a field
+    with a default names it (explain does not show defaults)."""
+    for path, node in walk(schema(plural)):
+        if not path.startswith((".spec", ".status")):
+            continue
+        text = " ".join(str(node.get("description", "")).split())
+        assert text, f"{plural} {path} has no description (kubectl explain shows none)"
+        default = node.get("default")
+        if default is not None and not isinstance(default, dict):
+            shown = str(default).lower() if isinstance(default, bool) else str(default)
+            assert f"Default: {shown}." in text, f"{plural} {path}: say 'Default: {shown}.'"
 
 
 FOREIGN_KINDS = {("keda.sh/v1alpha1", "ScaledObject")}

@@ -75,3 +75,13 @@ def test_a_none_is_a_change_only_while_the_stored_status_has_the_field() -> None
     assert mapping.changed_fields({"pending": 0}, {"pending": 0, "lastScaleTime": None}) == {}
     assert mapping.changed_fields({"lastScaleTime": "2026-11-29T09:00:00Z"},
                                   {"lastScaleTime": None}) == {"lastScaleTime": None}
+
+
+@pytest.mark.parametrize(("state", "message"), [
+    (TaskState.SUCCEEDED, "the task succeeded"), (TaskState.CANCELLED, "the task was cancelled"),
+    (TaskState.DEAD, "the task failed for good"), (TaskState.RUNNING, "the task is running"),
+])
+def test_the_finished_condition_reads_as_english(state: TaskState, message: str) -> None:
+    """`kubectl describe task` showed "the task ended succeeded"."""
+    task = Task(id="c" * 24, queue="q", type="echo", state=state)
+    assert mapping.finished_condition(task, "2026-01-01T00:00:00Z", 1)["message"] == message

@@ -61,6 +61,7 @@ def test_non_json_payload_is_refused() -> None:
     ({"retry_base": -2}, "retry_base"), ({"delay": "soon"}, "delay must be a number"),
     ({"delay": float("nan")}, "delay must be a number"), ({"delay": 1e12}, "delay must be from"),
     ({"run_at": -5}, "run_at must be from"),
+    ({"retry_base": 10, "retry_cap": 5}, r"retry cap \(5s\) must not be shorter than the retry"),
 ])
 def test_spec_build_refuses_bad_fields(kwargs: dict[str, object], fragment: str) -> None:
     with pytest.raises(ValidationError, match=fragment):

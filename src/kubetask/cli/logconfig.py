@@ -10,6 +10,9 @@ import orjson
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
           "error": logging.ERROR}
+# Libraries whose INFO lines are routine chatter (kopf: a line per handler run and per timer
+# tick, every 5 s per TaskQueue): shown only at --log-level debug; their warnings always.
+CHATTY = ("kopf",)
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,3 +41,6 @@ def configure(level: str, fmt: str = "text", *, name: str = "") -> None:
     root.handlers[:] = [handler]
     root.setLevel(LEVELS[level])
     logging.getLogger("grpc").setLevel(logging.WARNING)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if level == "debug" else max(LEVELS[level], logging.WARNING))

@@ -41,14 +41,15 @@ def cli() -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path(".kubetask-dev"), show_default=True,
               help="Where etcd data and process logs go.")
-@click.option("--workers", type=click.IntRange(0, 64), default=3, show_default=True)
+@click.option("--workers", type=click.IntRange(0, 64), default=3, show_default=True,
+              help="Worker processes (worker-1, worker-2, ...).")
 @click.option("--max-concurrent", type=click.IntRange(1, 10_000), default=10,
               show_default=True, help="Slots per worker.")
 @click.option("--strategy", type=click.Choice(["round_robin", "random", "least_load",
                                                 "weighted"]), default="round_robin",
-              show_default=True)
+              show_default=True, help="The scheduler's load-balancing strategy.")
 @click.option("--dashboard-port", type=click.IntRange(1, 65535), default=8080,
-              show_default=True)
+              show_default=True, help="Port of the dashboard on 127.0.0.1.")
 @click.option("--no-demo", is_flag=True, help="Do not submit the demo tasks.")
 @click.option("--fresh", is_flag=True,
               help="Delete the data of earlier runs (tasks, logs) first; a fresh data dir "

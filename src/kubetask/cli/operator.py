@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from kubetask import metrics
 from kubetask.cli.logconfig import configure
 from kubetask.cli.options import NameType, etcd_credentials, etcd_security_options, log_options
 from kubetask.cli.processes import metrics_options, start_metrics
+
+log = logging.getLogger(__name__)
+
+
+def startup_line(etcd_endpoints: str, namespace: str | None, worker_image: str) -> str:
+    """What the operator says when it starts (kopf's own start-up lines are debug only)."""
+    where = f"namespace {namespace}" if namespace else "all namespaces"
+    return (f"operator starting: Tasks and TaskQueues of {where}, engine etcd "
+            f"{etcd_endpoints}, worker image {worker_image}")
 
 
 @click.command()
@@ -48,6 +59,7 @@ def operator(etcd_endpoints: str, namespace: str | None, worker_image: str,
         raise click.ClickException(f"the operator needs kopf and kubernetes ({exc}): "
                                    "pip install 'kubetask[operator]'") from exc
     configure(log_level, log_format, name="operator")
+    log.info("%s", startup_line(etcd_endpoints, namespace, worker_image))
     hooks, endpoint = start_metrics(metrics.operator_metrics, metrics_port, metrics_host)
     try:
         run_operator(OperatorSettings(etcd_endpoints=etcd_endpoints, namespace=namespace,
@@ -58,3 +70,4 @@ def operator(etcd_endpoints: str, namespace: str | None, worker_image: str,
     finally:
         if endpoint is not None:
             endpoint.close()
+    log.info("operator stopped")

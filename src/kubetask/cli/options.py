@@ -146,9 +146,11 @@ def etcd_options(f: F) -> F:
 
 def log_options(f: F) -> F:
     f = click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-                     show_default=True, envvar="KUBETASK_LOG_FORMAT")(f)
+                     show_default=True, envvar="KUBETASK_LOG_FORMAT",
+                     help="Log lines on stderr as text, or as JSON objects (one a line).")(f)
     f = click.option("--log-level", type=click.Choice(["debug", "info", "warn", "error"]),
-                     default="info", show_default=True, envvar="KUBETASK_LOG_LEVEL")(f)
+                     default="info", show_default=True, envvar="KUBETASK_LOG_LEVEL",
+                     help="Least severe log lines shown.")(f)
     return f
 
 

@@ -74,6 +74,9 @@ def client(etcd_endpoints: str, namespace: str, queue: str, type_: str, name: st
            retry_cap: float | None, idempotency_key: str | None,
            wait: bool, wait_timeout: float | None) -> None:
     """Submit tasks; prints each task id on its own line."""
+    if wait_timeout is not None and not wait:
+        raise click.UsageError("--wait-timeout needs --wait (it bounds how long --wait "
+                               "waits): add --wait, or drop --wait-timeout")
     value = parse_payload(read_argument(payload, "--payload")) if payload is not None else None
 
     def key(i: int) -> str | None:

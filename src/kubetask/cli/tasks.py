@@ -54,7 +54,8 @@ def get(task_id: str, etcd_endpoints: str, namespace: str, as_json: bool) -> Non
 @etcd_options
 @click.option("--queue", default=None, type=NameType("queue"), help="Only this queue.")
 @click.option("--state", type=click.Choice(STATES), default=None, help="Only this state.")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="Most tasks listed (the newest).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def list_(etcd_endpoints: str, namespace: str, queue: str | None, state: str | None,
           limit: int, as_json: bool) -> None:
@@ -107,14 +108,20 @@ def retry(task_ids: tuple[str, ...], etcd_endpoints: str, namespace: str) -> Non
 @task.command()
 @click.argument("task_ids", nargs=-1, required=True)
 @etcd_options
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Give up after this many seconds (exit 3; default: "
+              "wait until they finish).")
 def wait(task_ids: tuple[str, ...], etcd_endpoints: str, namespace: str,
          timeout: float | None) -> None:
-    """Block until the tasks finish; exit 1 if any ends dead or cancelled."""
+    """Block until the tasks finish; exit 1 if any ends dead or cancelled (3: --timeout)."""
 
     async def run() -> int:
         async with one_shot_client(etcd_endpoints, namespace) as c:
-            done = await c.wait(await resolve(c, task_ids), timeout=timeout)
+            try:
+                done = await c.wait(await resolve(c, task_ids), timeout=timeout)
+            except TimeoutError:  # as `client --wait --wait-timeout`
+                click.echo(f"kubetask: gave up waiting after {timeout}s", err=True)
+                return 3
         for t in done:
             click.echo(f"{t.id} {t.state.value}")
         return 1 if any(t.state in (TaskState.DEAD, TaskState.CANCELLED) for t in done) else 0

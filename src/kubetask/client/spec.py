@@ -48,13 +48,17 @@ class TaskSpec:
             run_at = now + delay
         if run_at is not None and run_at <= now:
             run_at = None
+        retry_base = validate_backoff("retry_base", self.retry_base)
+        retry_cap = validate_backoff("retry_cap", self.retry_cap)
+        if retry_base is not None and retry_cap is not None and retry_cap < retry_base:
+            raise ValidationError(f"retry cap ({retry_cap:g}s) must not be shorter than the "
+                                  f"retry base ({retry_base:g}s)")  # as `kubetask queue set`
         return Task(
             id=new_task_id(), queue=queue, type=type_, name=name,
             payload=validate_payload(self.payload), priority=Priority.parse(self.priority),
             max_retries=(None if self.max_retries is None
                          else validate_max_retries(self.max_retries)),
             timeout_seconds=validate_timeout(self.timeout), idempotency_key=key,
-            retry_base_seconds=validate_backoff("retry_base", self.retry_base),
-            retry_cap_seconds=validate_backoff("retry_cap", self.retry_cap),
+            retry_base_seconds=retry_base, retry_cap_seconds=retry_cap,
             created_at=now, run_at=run_at)
 

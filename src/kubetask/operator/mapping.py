@@ -18,6 +18,9 @@ ERROR_STATUS_CHARS = 4096
 
 PHASES = {state: state.value.capitalize() for state in TaskState}
 FINISHED_PHASES = frozenset({"Succeeded", "Dead", "Cancelled"})
+# The Finished condition's message when the task has no error to say instead.
+_ENDED = {"Succeeded": "the task succeeded", "Dead": "the task failed for good",
+          "Cancelled": "the task was cancelled"}
 
 
 def task_spec(name: str, uid: str, spec: Mapping[str, Any]) -> TaskSpec:
@@ -89,7 +92,7 @@ def finished_condition(task: Task, now: str, generation: int | None) -> dict[str
     """`Finished`: True once the task ended (its reason is the phase)."""
     phase = PHASES[task.state]
     if phase in FINISHED_PHASES:
-        message = task.error or f"the task ended {phase.lower()}"
+        message = task.error or _ENDED[phase]
         return condition("Finished", True, phase, message[:ERROR_STATUS_CHARS], now, generation)
     return condition("Finished", False, phase, f"the task is {phase.lower()}", now, generation)
 

@@ -2,6 +2,7 @@
 // events (/api/v1/events); the task table and details come from the JSON API.
 // Every piece of task data is put into the page with textContent, never as HTML.
 import { ThroughputChart } from "/static/chart.js";
+import { fmtAgo, fmtDuration, fmtNumber, fmtTime } from "/static/format.js";
 
 const TERMINAL = new Set(["succeeded", "dead", "cancelled"]);
 const PRIORITY_NAMES = ["low", "normal", "high", "urgent"];
@@ -40,32 +41,6 @@ function el(tag, props = {}, ...children) {
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
-}
-
-function fmtNumber(n) {
-  return typeof n === "number" ? n.toLocaleString() : "–";
-}
-
-function fmtTime(iso) {
-  if (!iso) return "–";
-  const d = new Date(iso);
-  return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
-}
-
-function fmtAgo(iso) {
-  if (!iso) return "–";
-  const s = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
-  if (s < 60) return `${Math.round(s)}s ago`;
-  if (s < 3600) return `${Math.round(s / 60)}m ago`;
-  if (s < 86400) return `${Math.round(s / 3600)}h ago`;
-  return fmtTime(iso);
-}
-
-function fmtDuration(seconds) {
-  if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 120) return `${seconds.toFixed(1)} s`;
-  return `${Math.round(seconds / 60)} min`;
 }
 
 function fmtJson(value) {
@@ -268,9 +243,13 @@ function renderWorkers(queues) {
   workers.sort((a, b) => (a.queue + a.id).localeCompare(b.queue + b.id));
   $("#workers").replaceChildren(...workers.map(workerCard));
   $("#workers-empty").hidden = workers.length > 0;
-  const slots = workers.reduce((a, w) => a + w.capacity, 0);
+  // A draining worker takes no more tasks: only the slots its running tasks hold count.
+  const draining = workers.filter((w) => w.state === "draining").length;
+  const slots = workers.reduce((a, w) => a + (w.state === "draining" ? w.running : w.capacity), 0);
   const busy = workers.reduce((a, w) => a + w.running, 0);
-  $("#workers-sub").textContent = workers.length ? `${workers.length} worker${workers.length > 1 ? "s" : ""} · ${busy} of ${slots} slots busy` : "";
+  const count = `${workers.length} worker${workers.length > 1 ? "s" : ""}` +
+    (draining ? ` (${draining} draining)` : "");
+  $("#workers-sub").textContent = workers.length ? `${count} · ${busy} of ${slots} slots busy` : "";
 }
 
 function applyStats(stats) {
@@ -325,8 +304,9 @@ function fillRow(row, t) {
     el("td", { "data-col": "state" }, badge(t.state)),
     el("td", { class: "num" }, `${t.attempts}`),
     el("td", { class: "clip" }, t.worker || "–"),
-    el("td", { title: fmtTime(t.created_at) }, fmtAgo(t.created_at)),
-    el("td", { title: fmtTime(t.finished_at) }, t.finished_at ? fmtAgo(t.finished_at) : "–"));
+    el("td", { title: fmtTime(t.created_at), "data-col": "created" }, fmtAgo(t.created_at)),
+    el("td", { title: fmtTime(t.finished_at), "data-col": "finished" },
+      t.finished_at ? fmtAgo(t.finished_at) : "–"));
 }
 
 async function loadTasks() {
@@ -351,6 +331,10 @@ async function loadTasks() {
   });
   $("#tasks tbody").replaceChildren(...rows);
   $("#tasks-empty").hidden = rows.length > 0;
+  const filtered = ["queue", "state", "type", "priority"].some((name) => params.get(name));
+  $("#tasks-empty").textContent = filtered || state.pages.length > 1
+    ? "No tasks match these filters."
+    : "No tasks yet: submit one with Submit task or kubetask client.";
   $("#newer").disabled = state.pages.length <= 1;
   $("#older").disabled = !data.next;
   $("#page-info").textContent = rows.length ? `page ${state.pages.length} · ${rows.length} task${rows.length > 1 ? "s" : ""}` : "";
@@ -392,6 +376,18 @@ function fact(label, value, cls) {
   return el("div", {}, el("dt", {}, label), el("dd", { class: cls, title: String(value) }, value));
 }
 
+// Attempts against the budget that applies: the task's own, else its queue's (as
+// `kubetask task get` says), else the workers' --max-retries (3 unless they were told).
+function attemptsOf(t) {
+  if (t.max_retries !== null) return `${t.attempts} of ${t.max_retries + 1}`;
+  const queue = (state.stats?.queues || []).find((q) => q.queue === t.queue);
+  const retries = queue?.config?.max_retries;
+  if (retries !== undefined && retries !== null) {
+    return `${t.attempts} of ${retries + 1} (queue ${t.queue}'s retries)`;
+  }
+  return `${t.attempts} (retries: the workers' --max-retries, default 3)`;
+}
+
 function renderDetail(t) {
   $("#detail-title").textContent = t.name;
   $("#detail-id").textContent = t.id;
@@ -401,8 +397,7 @@ function renderDetail(t) {
   stateBadge.textContent = t.state;
   $("#detail-facts").replaceChildren(
     fact("Queue", t.queue), fact("Type", t.type), fact("Priority", `${t.priority_name} (${t.priority})`),
-    fact("Attempts", t.max_retries === null ? `${t.attempts} (retries: queue default)`
-      : `${t.attempts} of ${t.max_retries + 1}`), fact("Worker", t.worker || "–"),
+    fact("Attempts", attemptsOf(t)), fact("Worker", t.worker || "–"),
     fact("Timeout", t.timeout_seconds ? `${t.timeout_seconds} s` : "none"),
     fact("Created", fmtTime(t.created_at)), fact("Started", fmtTime(t.started_at)),
     fact("Finished", fmtTime(t.finished_at)),
@@ -418,11 +413,12 @@ function renderDetail(t) {
     const took = a.started_at && a.finished_at ? (new Date(a.finished_at) - new Date(a.started_at)) / 1000 : null;
     return el("tr", {},
       el("td", { class: "num" }, `${a.number ?? i + 1}`),
-      el("td", { class: "mono" }, a.worker),
-      el("td", {}, fmtTime(a.started_at)), el("td", {}, fmtTime(a.finished_at)),
+      el("td", { class: "mono clip", title: a.worker || "" }, a.worker),
+      el("td", { class: "when" }, fmtTime(a.started_at)),
+      el("td", { class: "when" }, fmtTime(a.finished_at)),
       el("td", { class: "num" }, fmtDuration(took)),
       el("td", {}, a.outcome ? badge(a.outcome, OUTCOME_LOOK[a.outcome] || "pending") : badge("running")),
-      el("td", { class: "clip", title: a.error || "" }, a.error || ""));
+      el("td", { class: "error", title: a.error || "" }, a.error || ""));
   }));
   $("#detail-no-attempts").hidden = history.length > 0;
   $("#detail-cancel").hidden = TERMINAL.has(t.state);
