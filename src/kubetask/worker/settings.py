@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kubetask.model import RetryPolicy
+from kubetask.model.validation import MAX_PREFETCH
 
 DEFAULT_PREFETCH_HOLD = 0.1
 
@@ -18,9 +19,9 @@ class WorkerSettings:
     lease_ttl: int = 10  # a dead worker's tasks are re-queued within TTL + 1 s
     shutdown_timeout: float = 30.0  # SIGTERM: how long running tasks may finish
     heartbeat_interval: float = 2.0  # how often load figures are refreshed in etcd
-    # Tasks assigned beyond the free slots, waiting for one (0: strict placement; None: as
-    # many as max_concurrent, the default chosen from measurements); one waiting longer
-    # than prefetch_hold is handed back (docs/ARCHITECTURE.md, Prefetch).
+    # Tasks assigned beyond the free slots, waiting for one (0: strict placement; None:
+    # twice max_concurrent, the default chosen from measurements); one waiting longer than
+    # prefetch_hold is handed back (docs/ARCHITECTURE.md, Prefetch).
     prefetch: int | None = None
     prefetch_hold: float = DEFAULT_PREFETCH_HOLD
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -28,4 +29,6 @@ class WorkerSettings:
     @property
     def prefetch_depth(self) -> int:
         """How many tasks the worker may hold beyond its free slots."""
-        return self.max_concurrent if self.prefetch is None else self.prefetch
+        if self.prefetch is None:
+            return min(2 * self.max_concurrent, MAX_PREFETCH)
+        return self.prefetch
