@@ -16,14 +16,18 @@ PREFETCH = ["--prefetch", "3", "--prefetch-hold", "60"]  # held ones stay where 
 
 
 async def _busy_with_prefetched(faults: FaultSystem, worker: str, *, lease_ttl: int,
-                                shutdown_timeout: float = 5.0) -> tuple[set[str], set[str]]:
+                                shutdown_timeout: float = 5.0
+                                ) -> tuple[set[str], set[str], str]:
     """`worker` (2 slots) runs two long tasks and holds three prefetched ones; returns
-    (running ids, prefetched ids)."""
+    (running ids, prefetched ids, the id of the quick task that earned the prefetch)."""
     faults.scheduler("s0")
     faults.worker(worker, lease_ttl=lease_ttl, max_concurrent=2,
                   shutdown_timeout=shutdown_timeout, args=PREFETCH)
     await faults.wait_workers(worker)
     await faults.wait_leader()
+    # A worker prefetches once its run times are short: one quick task earns it.
+    (warm,) = await faults.submit(1, {"duration": 0})
+    await faults.wait_terminal([warm.id], timeout=20)
     long = {t.id for t in await faults.submit(2, {"duration": 60, "then": 0.1})}
 
     async def running() -> bool:
@@ -37,13 +41,13 @@ async def _busy_with_prefetched(faults: FaultSystem, worker: str, *, lease_ttl: 
         return all((current[i].state, current[i].worker) == (TaskState.ASSIGNED, worker)
                    for i in held)
     await wait_until(prefetched, timeout=20, what="3 tasks prefetched")
-    return long, held
+    return long, held, warm.id
 
 
 async def test_sigterm_hands_prefetched_tasks_back_at_once(faults: FaultSystem) -> None:
     shutdown = 20.0
-    long, held = await _busy_with_prefetched(faults, "busy", lease_ttl=30,
-                                             shutdown_timeout=shutdown)
+    long, held, _ = await _busy_with_prefetched(faults, "busy", lease_ttl=30,
+                                                shutdown_timeout=shutdown)
     stopped_at = time.monotonic()
     faults.procs["busy"].signal(signal.SIGTERM)
 
@@ -68,7 +72,7 @@ async def test_sigterm_hands_prefetched_tasks_back_at_once(faults: FaultSystem) 
 
 async def test_kill_9_of_a_worker_holding_prefetched_tasks_loses_none(
         faults: FaultSystem) -> None:
-    long, held = await _busy_with_prefetched(faults, "victim", lease_ttl=TTL)
+    long, held, warm = await _busy_with_prefetched(faults, "victim", lease_ttl=TTL)
     faults.worker("other", lease_ttl=TTL, max_concurrent=8)
     await faults.wait_workers("other")
     killed_at = time.monotonic()
@@ -80,7 +84,7 @@ async def test_kill_9_of_a_worker_holding_prefetched_tasks_loses_none(
     await wait_until(moved, timeout=4 * TTL, what="prefetched tasks on the other worker",
                      interval=0.02)
     requeue = time.monotonic() - killed_at
-    submitted = long | held
+    submitted = long | held | {warm}
     final = await faults.wait_terminal(submitted, timeout=60)
     verdict = await audit(faults.store, faults.keys, submitted, final, faults.sink)
     assert all(final[i].state is TaskState.SUCCEEDED for i in submitted)

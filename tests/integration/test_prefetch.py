@@ -54,6 +54,17 @@ async def until(check: object, timeout: float = 15) -> None:
             await asyncio.sleep(0.02)
 
 
+async def earn_prefetch(client: AsyncClient, worker: str) -> None:
+    """Run a short task: a worker prefetches only once its recent run times are short."""
+    quick = await client.submit("echo", {"duration": 0})
+    await client.wait([quick.id], timeout=15)
+
+    async def advertised() -> bool:
+        (stats,) = await client.stats("default")
+        return any(w.info.id == worker and w.info.prefetch > 0 for w in stats.workers)
+    await until(advertised)
+
+
 async def busy_worker_with_prefetched(system: InProcessSystem, client: AsyncClient, *,
                                       prefetched: int, **settings: object
                                       ) -> tuple[str, list[str]]:
@@ -61,6 +72,7 @@ async def busy_worker_with_prefetched(system: InProcessSystem, client: AsyncClie
     waiting for the slot. Returns (the long task's id, the prefetched ids)."""
     await system.scheduler()
     await system.worker(WorkerSettings(node_id="busy", max_concurrent=1, **settings))  # type: ignore[arg-type]
+    await earn_prefetch(client, "busy")
     long = await client.submit("echo", {"duration": 30})
     await wait_state(client, long.id, TaskState.RUNNING)
     held = await client.submit_many([TaskSpec("echo", {"duration": 0}) for _ in range(prefetched)])
@@ -140,6 +152,9 @@ async def test_an_urgent_task_behind_prefetched_low_ones_starts_next(
     await system.scheduler()
     await system.worker(registry=registry_with(probe), max_concurrent=1, prefetch=4,
                         prefetch_hold=HOLD_LONG)
+    warm = await client.submit("probe", {"mark": "warm-up"})  # prefetch is earned
+    await client.wait([warm.id], timeout=15)
+    probe.order.clear()
     first = await client.submit("probe", {"duration": 1.0, "mark": "first"})
     await wait_state(client, first.id, TaskState.RUNNING)
     low = await client.submit_many([TaskSpec("probe", {"mark": f"low-{i}"}, priority=0)

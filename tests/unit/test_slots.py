@@ -59,10 +59,25 @@ async def test_a_withdrawn_slot_goes_to_the_next_waiting_claim() -> None:
     assert await slots.take(second, 0.01) is True
 
 
+def test_prefetch_is_earned_by_short_runs() -> None:
+    changes: list[int] = []
+    advert = PrefetchAdvert(4, 0.1, lambda: changes.append(advert.advertised))
+    assert advert.advertised == 0  # no run time known yet: no task is parked here
+    advert.ended(0.3, free_slot=True)  # the first run time is taken as it is (no bias to 0)
+    assert advert.advertised == 0 and changes == []
+    for _ in range(10):
+        advert.ended(0.001, free_slot=True)
+    assert advert.advertised == 4 and changes == [4]
+    assert PrefetchAdvert(0, 0.1, lambda: None).advertised == 0
+
+
 def test_prefetch_pauses_after_a_long_wait_and_resumes_with_short_runs_and_a_free_slot() -> None:
     changes: list[int] = []
     advert = PrefetchAdvert(4, 0.1, lambda: changes.append(advert.advertised))
+    advert.ended(0.001, free_slot=True)  # earned
     advert.ended(5.0, free_slot=True)  # a long task ends: nothing was paused
+    assert advert.advertised == 4 and changes == [4]
+    changes.clear()
     advert.held_too_long()
     advert.held_too_long()  # once
     assert advert.advertised == 0 and changes == [0]

@@ -1,5 +1,7 @@
-"""What the worker advertises as its prefetch: its --prefetch, or 0 for a while after a
-prefetched task waited past --prefetch-hold (so tasks do not bounce between busy workers)."""
+"""What the worker advertises as its prefetch: its --prefetch once its recent run times are
+short (under --prefetch-hold), else 0: a worker starts without prefetch, and stops after a
+prefetched task waited past the hold (so tasks do not bounce between busy workers, and long
+tasks are never parked behind each other)."""
 
 from __future__ import annotations
 
@@ -13,15 +15,15 @@ RUN_TIME_WEIGHT = 0.3
 
 
 class PrefetchAdvert:
-    """Paused by a task handed back after waiting past `hold`; resumed once a slot is free
-    and recent run times (their moving average) are under `hold` again. `on_change` is
-    called at each change, so the worker publishes its record at once."""
+    """Paused at first and by a task handed back after waiting past `hold`; resumed once a
+    slot is free and recent run times (their moving average) are under `hold`. `on_change`
+    is called at each change, so the worker publishes its record at once."""
 
     def __init__(self, prefetch: int, hold: float, on_change: Callable[[], None]) -> None:
         self.prefetch = prefetch
         self.hold = hold
-        self.paused = False
-        self.run_time = 0.0  # moving average of recent run times (s)
+        self.paused = True  # earned: no run time is known yet
+        self.run_time: float | None = None  # moving average of recent run times (s)
         self._on_change = on_change
 
     @property
@@ -33,13 +35,17 @@ class PrefetchAdvert:
         if not self.paused and self.prefetch:
             self.paused = True
             log.info("prefetch paused: a task waited over %gs for a slot (recent run time "
-                     "%.3gs)", self.hold, self.run_time)
+                     "%.3gs)", self.hold, self.run_time or 0.0)
             self._on_change()
 
     def ended(self, run_seconds: float, free_slot: bool) -> None:
         """An attempt gave its slot back after running `run_seconds`."""
-        self.run_time += RUN_TIME_WEIGHT * (run_seconds - self.run_time)
-        if self.paused and free_slot and self.run_time < self.hold:
+        if self.run_time is None:
+            self.run_time = run_seconds
+        else:
+            self.run_time += RUN_TIME_WEIGHT * (run_seconds - self.run_time)
+        if self.paused and self.prefetch and free_slot and self.run_time < self.hold:
             self.paused = False
-            log.info("prefetch resumed (recent run time %.3gs)", self.run_time)
+            log.info("prefetch on: %d tasks beyond the free slots (recent run time %.3gs)",
+                     self.prefetch, self.run_time)
             self._on_change()
