@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from kubetask.client import AsyncClient, TaskSpec
+from kubetask.errors import ValidationError
 from kubetask.model import MAX_PAYLOAD_BYTES, QueueConfig, RetryPolicy, TaskState
 from kubetask.store import Store
 from kubetask.web.server import create_app
@@ -76,6 +77,23 @@ async def test_submit_returns_201_and_the_stored_task(base: str, http: aiohttp.C
                                                                          {"n": 1})
     assert (stored.priority, stored.max_retries, stored.timeout_seconds) == (2, 2, 30.0)
     assert body["state"] == "pending" and body["priority_name"] == "high"
+
+
+async def test_submit_takes_a_tasks_own_backoff_as_the_sdk_and_cli_do(
+        base: str, http: aiohttp.ClientSession, client: AsyncClient, store: Store) -> None:
+    status, body = await call(http, "POST", f"{base}/api/v1/tasks", json={
+        "type": "echo", "retry_base": 0.5, "retry_cap": 8})
+    assert status == 201, body
+    stored = await client.get(body["id"])
+    assert (stored.retry_base_seconds, stored.retry_cap_seconds) == (0.5, 8.0)
+    before = await store.revision()
+    status, answer = await call(http, "POST", f"{base}/api/v1/tasks", json={
+        "type": "echo", "retry_base": 10, "retry_cap": 5})
+    assert status == 400
+    with pytest.raises(ValidationError) as sdk:
+        await client.submit("echo", retry_base=10, retry_cap=5)
+    assert answer["error"] == str(sdk.value)  # the same rule, the same words
+    assert await store.revision() == before
 
 
 async def test_submit_with_a_used_key_returns_the_first_task(base: str,

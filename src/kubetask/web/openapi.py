@@ -59,6 +59,15 @@ SCHEMAS: dict[str, Schema] = {
                                       "maximum": MAX_RETRIES,
                                       "description": "Retries after a failed attempt; null "
                                                      "or absent: the queue's default"}),
+            "retry_base": _nullable({"type": "number", "minimum": 0,
+                                     "maximum": MAX_BACKOFF_SECONDS,
+                                     "description": "Seconds of backoff before the first "
+                                                    "retry; null or absent: the queue's"}),
+            "retry_cap": _nullable({"type": "number", "minimum": 0,
+                                    "maximum": MAX_BACKOFF_SECONDS,
+                                    "description": "Longest backoff in seconds (not shorter "
+                                                   "than retry_base); null or absent: the "
+                                                   "queue's"}),
             "timeout": _nullable({"type": "number", "exclusiveMinimum": 0,
                                   "maximum": MAX_TIMEOUT_SECONDS,
                                   "description": "Seconds an attempt may run."}),

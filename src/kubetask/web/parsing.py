@@ -17,8 +17,8 @@ from kubetask.errors import ValidationError
 from kubetask.model import Priority, QueueConfig, Task, TaskState, validate_name
 
 # The fields of a task in a submit request (the SDK's TaskSpec, minus run_at).
-SPEC_FIELDS = ("type", "payload", "queue", "name", "priority", "max_retries", "timeout", "key",
-               "delay")
+SPEC_FIELDS = ("type", "payload", "queue", "name", "priority", "max_retries", "retry_base",
+               "retry_cap", "timeout", "key", "delay")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 
@@ -57,8 +57,8 @@ def task_spec(data: Any, *, where: str = "") -> TaskSpec:
                 options[name] = data[name]
         for name in ("name", "key"):
             options[name] = _optional_str(data, name)
-        options["timeout"] = data.get("timeout")
-        options["delay"] = data.get("delay")
+        for name in ("timeout", "delay", "retry_base", "retry_cap"):
+            options[name] = data.get(name)
         spec = TaskSpec(data["type"], **options)
         spec.build()  # every check of the SDK, now, to name the task that is wrong
         return spec
