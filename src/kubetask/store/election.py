@@ -44,14 +44,17 @@ class Election:
             assert existing is not None and not isinstance(existing, int)
             self.revision = existing.kvs[0].create_revision
         while True:
-            candidates = await self._store.range(Get(self.prefix, prefix=True, keys_only=True))
+            candidates = await self._store.range(Get(self.prefix, prefix=True))
             ahead = [kv for kv in candidates.kvs if kv.create_revision < self.revision]
             if not any(kv.key == self.key for kv in candidates.kvs):
                 raise NotLeader("our candidacy vanished (session lease expired)")
             if not ahead:
                 return
+            # Wait for the candidate just ahead (no herd when the leader goes); name the leader.
             predecessor = max(ahead, key=lambda kv: kv.create_revision)
-            log.info("standing by: %s leads the queue", predecessor.key.rsplit("/", 1)[1])
+            leader = min(ahead, key=lambda kv: kv.create_revision)
+            log.info("standing by: %s leads queue %s", leader.value.decode(errors="replace"),
+                     self.prefix.rstrip("/").rsplit("/", 2)[-2])
             await self._wait_deleted(predecessor.key, candidates.revision + 1)
 
     async def _wait_deleted(self, key: str, revision: int) -> None:
