@@ -340,6 +340,16 @@ async def test_the_sdk_reads_a_queues_workers_and_its_leader(system: InProcessSy
         await client.leader("a/b")
 
 
+async def test_a_queue_with_a_worker_and_no_task_yet_is_listed(system: InProcessSystem,
+                                                               client: AsyncClient) -> None:
+    """`kubetask stats` and the dashboard list queues: one whose workers wait for its first
+    task is there, with them (it said "no queues yet")."""
+    await system.worker(node_id="w-idle", queue="idle", max_concurrent=2)
+    (stats,) = await client.stats()
+    assert (stats.counts.queue, [w.info.id for w in stats.workers]) == ("idle", ["w-idle"])
+    assert stats.counts.pending == 0
+
+
 async def test_namespaces_keep_tenants_apart(etcd: EtcdProcess, system: InProcessSystem,
                                              client: AsyncClient) -> None:
     other = AsyncClient(etcd.endpoint, namespace=client.namespace + "x")

@@ -197,14 +197,16 @@ class Session:
             log.warning("worker %s: could not publish its state (%s)", self.id, exc)
 
     async def _register(self) -> None:
-        """The worker record and its tally, under the session's lease. Later the tally is
-        written only by the committer, with ends: a heartbeat never carries counts."""
+        """The worker record and its tally, under the session's lease, and the queue's
+        marker (a queue with workers and no task yet is listed). Later the tally is written
+        only by the committer, with ends: a heartbeat never carries counts."""
         assert self.lease is not None
-        tally = self.host.tally
-        await self.store.txn([], [Put(self.keys.worker(self.host.settings.queue, self.id),
+        tally, queue = self.host.tally, self.host.settings.queue
+        await self.store.txn([], [Put(self.keys.worker(queue, self.id),
                                       orjson.dumps(self.host.info().to_dict()),
                                       lease=self.lease.id),
-                                  tally.put(tally.counts)])
+                                  tally.put(tally.counts),
+                                  Put(self.keys.queue_meta(queue), b"{}")])
 
     async def publish(self) -> None:
         assert self.lease is not None
