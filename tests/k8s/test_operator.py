@@ -276,6 +276,7 @@ def test_a_task_without_a_queue_waits_and_a_too_large_payload_is_refused(
     refused = found["too-big"]["Submitted"]
     assert refused["status"] == "False" and refused["reason"] == "InvalidSpec"
     assert "payload" in refused["message"]
+    assert phases(kube, ns)["too-big"] == "Invalid"  # `kubectl get tasks` says so
     assert [t.name for t in etcd_tasks(etcd, ns)] == ["orphan"]
     counted = scrape(metrics_port, ns)
     assert counted["kubetask_operator_submit_refusals_total{}"] == 1

@@ -18,6 +18,7 @@ from kubetask.model.validation import (
     NAME_RE,
     validate_name,
 )
+from kubetask.operator.mapping import INVALID_PHASE
 from kubetask.operator.scaling import ScalingPolicy
 from kubetask.scheduler.strategies import STRATEGIES
 from kubetask.worker.executors.builtins import BUILTINS
@@ -181,9 +182,9 @@ def test_bounds_match_the_engine() -> None:
     assert (shutdown["minimum"], shutdown["maximum"]) == (0, 3600)
 
 
-def test_task_phases_are_the_engine_states() -> None:
+def test_task_phases_are_the_engine_states_and_invalid() -> None:
     phase = schema("tasks")["properties"]["status"]["properties"]["phase"]
-    assert phase["enum"] == [s.value.capitalize() for s in _ordered_states()]
+    assert phase["enum"] == [*(s.value.capitalize() for s in _ordered_states()), INVALID_PHASE]
 
 
 def test_queue_status_counts_failed_attempts_not_a_state() -> None:

@@ -18,6 +18,7 @@ ERROR_STATUS_CHARS = 4096
 
 PHASES = {state: state.value.capitalize() for state in TaskState}
 FINISHED_PHASES = frozenset({"Succeeded", "Dead", "Cancelled"})
+INVALID_PHASE = "Invalid"  # the operator refused the spec: nothing was queued
 # The Finished condition's message when the task has no error to say instead.
 _ENDED = {"Succeeded": "the task succeeded", "Dead": "the task failed for good",
           "Cancelled": "the task was cancelled"}

@@ -317,7 +317,7 @@ class NamespaceTasks:
         cond = mapping.condition("Submitted", False, "InvalidSpec", why, now, ref.generation)
         with contextlib.suppress(NotFound):
             await self._kube.patch_status("tasks", self.namespace, ref.name, {
-                "conditions": self._conditions(ref, [cond]),
+                "phase": mapping.INVALID_PHASE, "conditions": self._conditions(ref, [cond]),
                 "observedGeneration": ref.generation})
             await self._kube.event("Task", self.namespace, ref.name, ref.uid,
                                    reason="InvalidSpec", message=why, type_="Warning")
