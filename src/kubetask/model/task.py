@@ -130,6 +130,9 @@ class Task:
     started_at: float | None = None
     finished_at: float | None = None
     run_at: float | None = None
+    # The priority it was last dispatched at, when priority aging had raised it (None: its
+    # own): a worker starts its prefetched tasks in the order the leader chose.
+    rank: int | None = None
     history: tuple[Attempt, ...] = field(default=())
 
     @property

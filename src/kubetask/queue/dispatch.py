@@ -58,6 +58,7 @@ class Placement:
     pending: Pending
     worker: str
     lease: int
+    rank: int | None = None  # the effective priority, when aging raised it
 
 
 class Dispatcher:
@@ -96,7 +97,8 @@ class Dispatcher:
         ops: list[Op] = []
         for p in group:
             task = p.pending.task.evolve(state=TaskState.ASSIGNED, worker=p.worker,
-                                         attempts=p.pending.task.attempts + 1, error=None)
+                                         attempts=p.pending.task.attempts + 1, error=None,
+                                         rank=p.rank)
             blob = codec.dump(task)
             compares.append(Compare.mod_revision(p.pending.kv.key, p.pending.kv.mod_revision))
             unindex, index = index_move(self.keys, p.pending.kv.key, task, blob, p.lease)

@@ -175,6 +175,7 @@ class LeaderTerm:
         slot if any worker has one for the task, else prefetch room (a task goes into a
         worker's prefetch only when no free slot can take it)."""
         placements: list[Placement] = []
+        now = time.time()
         # Scan past tasks no free worker can take (their type's workers are busy), so they
         # do not block tasks of other types behind them.
         for item in heads:
@@ -182,7 +183,7 @@ class LeaderTerm:
                 break
             # A type no worker knows may belong to a worker that is just joining: give it
             # a moment before the task is sent anywhere to fail.
-            waited = time.time() - item.task.created_at >= self.settings.unknown_type_grace
+            waited = now - item.task.created_at >= self.settings.unknown_type_grace
             candidates = (self.view.candidates(item.task.type, any_worker=waited)
                           or self.view.candidates(item.task.type, any_worker=waited,
                                                   prefetch=True))
@@ -190,7 +191,9 @@ class LeaderTerm:
                 continue  # no free worker for this type; others may still fit
             worker = self.strategy.pick(candidates)
             self.view.reserve(worker, item.task.id)
-            placements.append(Placement(item, worker.id, worker.lease))
+            rank = heads.effective(item, now) if heads.aging_seconds else None
+            placements.append(Placement(item, worker.id, worker.lease,
+                                        None if rank == item.task.priority else rank))
         return placements
 
     async def _commit(self, placements: list[Placement]) -> list[Placement]:

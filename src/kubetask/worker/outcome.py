@@ -105,7 +105,8 @@ class AttemptRunner:
         cancelled or dropped first, or, prefetched, it waited past the prefetch hold)."""
         if run.state is not S.QUEUED:
             return None
-        run.ticket = ticket = self.slots.ticket(run.claim.task.priority)
+        task = run.claim.task
+        run.ticket = ticket = self.slots.ticket(task.priority if task.rank is None else task.rank)
         hold = self.settings.prefetch_hold if self.settings.prefetch_depth else None
         try:
             return await self.slots.take(ticket, hold)
