@@ -152,9 +152,7 @@ async def test_an_urgent_task_behind_prefetched_low_ones_starts_next(
     await system.scheduler()
     await system.worker(registry=registry_with(probe), max_concurrent=1, prefetch=4,
                         prefetch_hold=HOLD_LONG)
-    warm = await client.submit("probe", {"mark": "warm-up"})  # prefetch is earned
-    await client.wait([warm.id], timeout=15)
-    probe.order.clear()
+    await earn_prefetch(client, "w0")
     first = await client.submit("probe", {"duration": 1.0, "mark": "first"})
     await wait_state(client, first.id, TaskState.RUNNING)
     low = await client.submit_many([TaskSpec("probe", {"mark": f"low-{i}"}, priority=0)
