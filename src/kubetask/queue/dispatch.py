@@ -68,6 +68,9 @@ class Dispatcher:
         self.store = store
         self.keys = keys
         self.queue = queue
+        # Entries of the earlier layout may remain after an upgrade; none is written any
+        # more, so once the leader finds none it stops reading for them.
+        self._legacy_entries = True
 
     async def read_pending(self, priority: int, limit: int) -> tuple[list[KeyValue], bool]:
         """The first `limit` pending keys of one priority (FIFO), with their records; and
@@ -166,8 +169,11 @@ class Dispatcher:
     async def _legacy_orphans(self) -> list[KeyValue]:
         """Active entries of the earlier layout whose assignment (under the worker's lease)
         is gone. After an upgrade, only tasks assigned before it have them."""
+        if not self._legacy_entries:
+            return []
         active = await self.store.range_all(Get(self.keys.legacy_active_all(self.queue),
                                                 prefix=True, keys_only=True))
+        self._legacy_entries = bool(active.kvs)
         lost: list[KeyValue] = []
         for kv in active.kvs:
             worker = self.keys.legacy_worker_of_active(kv.key)

@@ -191,7 +191,7 @@ class LeaderTerm:
                 continue  # no free worker for this type; others may still fit
             worker = self.strategy.pick(candidates)
             self.view.reserve(worker, item.task.id)
-            rank = heads.effective(item, now) if heads.aging_seconds else None
+            rank = heads.effective(item, now)  # its own priority unless aging raised it
             placements.append(Placement(item, worker.id, worker.lease,
                                         None if rank == item.task.priority else rank))
         return placements
