@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import time
 import urllib.request
@@ -94,6 +95,10 @@ async def test_etcd_leader_killed_during_a_submission_burst(
            unknown_outcomes_resolved=unknown, client_retries=len(errors), **verdict.figures())
 
 
+_OUTAGE_WARNING = re.compile(
+    r"(WARNING|ERROR) .*(UNAVAILABLE|keepalive failed|etcd did not answer|no refresh for)")
+
+
 async def _at_least(items: dict[str, str], n: int) -> bool:
     return len(items) >= n
 
@@ -147,7 +152,10 @@ async def test_whole_etcd_cluster_down_for_20s_then_everything_resumes(
     for node_id, proc in faults.procs.items():
         assert proc.popen.poll() is None, f"{node_id} exited: {faults.log(node_id)[-2000:]}"
     for node_id in ("s0", "s1", "w0", "w1"):
-        assert "retry" in faults.log(node_id) or "retrying" in faults.log(node_id)
+        # Each process said etcd was away. Which line comes first depends on timing: a
+        # keepalive that fails within the TTL says "retrying"; one whose first failure is seen
+        # after the TTL declares the session lost at once; watches say what they resume from.
+        assert _OUTAGE_WARNING.search(faults.log(node_id)), faults.log(node_id)[-3000:]
     verdict = await audit(faults.store, faults.keys, submitted, final, faults.sink)
     report(f"all etcd members down for 20 s ({how})", outage_s=back_at - stopped_at,
            submit_error_after_s=submit_error_after, first_result_after_restart_s=resumed,
