@@ -67,16 +67,37 @@ def test_prefetch_is_earned_by_short_runs() -> None:
     assert advert.advertised == 0 and changes == []
     for _ in range(10):
         advert.ended(0.001, free_slot=True)
-    assert advert.advertised == 4 and changes == [4]
+    # On once the average is under the hold (0.073 s): 1 task (1 slot drains 1 within half
+    # the hold); then 2, then the whole --prefetch as the average falls.
+    assert advert.advertised == 4 and changes == [1, 2, 4]
     assert PrefetchAdvert(0, 0.1, lambda: None).advertised == 0
+
+
+def test_prefetch_holds_what_the_slots_drain_within_half_the_hold_and_does_not_flap() -> None:
+    changes: list[int] = []
+    advert = PrefetchAdvert(64, 0.1, lambda: changes.append(advert.advertised), slots=8)
+    advert.ended(0.001, free_slot=True)
+    assert changes == [64]  # 8 slots drain 400 no-ops within 0.05 s: --prefetch bounds it
+    for _ in range(20):
+        advert.ended(0.03, free_slot=True)
+    # 30 ms runs: 8 slots drain 13 tasks within 0.05 s; a power of two below it. It shrinks
+    # at once as the average grows, one change per halving.
+    assert advert.fits() == 13 and changes == [64, 32, 16, 8]
+    for _ in range(50):  # run times varying by less than twice around 30 ms: no change
+        advert.ended(0.02, free_slot=True)
+        advert.ended(0.04, free_slot=True)
+    assert changes == [64, 32, 16, 8]
+    for _ in range(20):
+        advert.ended(0.001, free_slot=True)
+    assert changes == [64, 32, 16, 8, 16, 32, 64]  # one change per doubling of what fits
 
 
 def test_prefetch_pauses_after_a_long_wait_and_resumes_with_short_runs_and_a_free_slot() -> None:
     changes: list[int] = []
     advert = PrefetchAdvert(4, 0.1, lambda: changes.append(advert.advertised))
     advert.ended(0.001, free_slot=True)  # earned
-    advert.ended(5.0, free_slot=True)  # a long task ends: nothing was paused
-    assert advert.advertised == 4 and changes == [4]
+    advert.ended(5.0, free_slot=True)  # a long task ends: nothing waited, not paused
+    assert advert.advertised == 1 and changes == [4, 1]  # but 1 task fits in the hold now
     changes.clear()
     advert.held_too_long()
     advert.held_too_long()  # once

@@ -170,8 +170,9 @@ def scheduler(node_id: str | None, etcd_endpoints: str, namespace: str, queue: s
               help="Maximum tasks running at once.")
 @click.option("--prefetch", type=PREFETCH_TYPE, default=None, envvar="KUBETASK_PREFETCH",
               help="Tasks the worker may hold beyond its free slots, waiting for one "
-              "(0: only as many as it has free slots)  [default: twice "
-              "--max-concurrent]")
+              "(0: only as many as it has free slots; fewer while its recent run times "
+              "would keep them waiting past half the --prefetch-hold)  [default: four "
+              "times --max-concurrent]")
 @click.option("--prefetch-hold", type=PREFETCH_HOLD_TYPE, default=DEFAULT_PREFETCH_HOLD,
               show_default=True, envvar="KUBETASK_PREFETCH_HOLD", metavar="SECONDS",
               help="A prefetched task waiting longer than this for a slot is handed back "

@@ -61,7 +61,8 @@ class AttemptRunner:
         self.metrics = metrics
         self.attempts = Attempts(self.id, keys, self.execute)
         self.slots = Slots(settings.max_concurrent)
-        self.prefetch = PrefetchAdvert(settings.prefetch_depth, settings.prefetch_hold, on_advert)
+        self.prefetch = PrefetchAdvert(settings.prefetch_depth, settings.prefetch_hold, on_advert,
+                                       slots=settings.max_concurrent)
         self.recent: collections.deque[float] = collections.deque()  # end times, last 60 s
         self.history = EndHistory()
         self._queue_configs = queue_configs
