@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -15,6 +14,7 @@ from kubetask.scheduler.term import LeaderTerm, TermMetrics
 from kubetask.service import BackgroundService
 from kubetask.store import Election, Keyspace, LeaseKeeper, Store
 from kubetask.supervisor import RestartPolicy, Restarts
+from kubetask.wakeup import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,4 @@ async def _until_lost(work: Coroutine[Any, Any, None], lease: LeaseKeeper) -> bo
             return True
         return False
     finally:
-        for f in (job, lost):
-            if not f.done():
-                f.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await f
+        await cancel_and_wait(job, lost)  # job's error, if any, was raised above

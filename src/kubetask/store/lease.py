@@ -15,6 +15,7 @@ from etcd3aio import _protobuf as pb
 from kubetask.errors import StoreError
 from kubetask.model.backoff import Backoff
 from kubetask.store.client import Store
+from kubetask.wakeup import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,7 @@ class LeaseKeeper:
 
     async def stop(self, *, revoke: bool = True) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await cancel_and_wait(self._task)  # _run catches what keepalive raises
             self._task = None
         if revoke and self.id and not self.lost.is_set() and not self._revoked:
             # Once only: a second revoke of the same lease (a worker's drain, then its

@@ -8,13 +8,13 @@ one transaction; it goes at once when nothing else runs."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 from kubetask.errors import StoreError
 from kubetask.model import Backoff
 from kubetask.queue import AttemptLog, Write
+from kubetask.wakeup import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,10 @@ class Committer:
             taken = asyncio.ensure_future(self._taken.wait())
             await asyncio.wait({taken, self._task}, return_when=asyncio.FIRST_COMPLETED)
             taken.cancel()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        task, self._task = self._task, None
+        error = await cancel_and_wait(task)
+        if error is not None:
+            raise error
 
     def submit(self, write: Write) -> asyncio.Future[bool]:
         """Queue a write; the future says True once committed, False if the claim was stale."""
