@@ -113,3 +113,22 @@ async def test_tasks_assigned_in_the_earlier_layout_are_handed_back_after_an_upg
     await store.revoke(alive)  # the old worker goes: its task comes back and runs here
     await wait_state(client, held, TaskState.SUCCEEDED, timeout=20)
     assert await store.count(keys.legacy_active_all(QUEUE)) == 0
+
+
+async def test_a_dispatch_round_larger_than_one_transaction_commits_every_group_once(
+        system: InProcessSystem, client: AsyncClient, store: Store, keys: Keyspace) -> None:
+    """150 pending tasks and one worker with room for all: one round places 150 (3 key
+    operations each, so 4 transactions of at most 128 operations, in flight together).
+    Every task is assigned once, in a transaction of its group, and runs once."""
+    await system.scheduler()
+    tasks = await client.submit_many([TaskSpec("noop") for _ in range(150)])
+    start = await store.revision() + 1
+    await system.worker(max_concurrent=150, prefetch=0)
+    done = await client.wait([t.id for t in tasks], timeout=30)
+    assert [(t.state, t.attempts, len(t.history)) for t in done] == [
+        (TaskState.SUCCEEDED, 1, 1)] * 150
+    _, events = await read_history(store, keys, start)
+    assigned = [e for e in events if e.put and "/assign/" in e.key]
+    assert Counter(keys.task_id_of(e.key) for e in assigned) == Counter(t.id for t in tasks)
+    per_txn = Counter(e.kv.mod_revision for e in assigned)
+    assert len(per_txn) >= 4 and max(per_txn.values()) <= 42, per_txn
