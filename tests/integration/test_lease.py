@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
 from kubetask.etcd_process import EtcdProcess
 from kubetask.store import Keyspace, LeaseKeeper, Store
 from kubetask.worker import Worker, WorkerSettings
+from tests.faults.proxy import Proxy
 from tests.harness import QuietLoad
 
 pytestmark = pytest.mark.etcd
@@ -70,3 +72,34 @@ async def test_a_stopping_worker_sends_no_heartbeat_after_revoking_its_lease(
                             WorkerSettings(node_id="beating", heartbeat_interval=0.001),
                             load=QuietLoad())
         assert store.late_puts == []
+
+
+async def test_keepalive_cut_off_for_a_while_warns_once_and_says_when_it_works_again(
+        etcd: EtcdProcess, caplog: pytest.LogCaptureFixture) -> None:
+    """etcd unreachable for 4 s of a 12 s lease: the lease lives; one WARNING for the first
+    failed refresh (the retries meanwhile at debug), one INFO when a refresh works again."""
+    caplog.set_level(logging.DEBUG, logger="kubetask.store.lease")
+    proxy = Proxy(etcd.client_port)
+    try:
+        async with Store([proxy.endpoint], timeout=2) as store:
+            keeper = LeaseKeeper(store, 12, name="probe")
+            await keeper.start()
+            await asyncio.sleep(0.5)
+            proxy.cut()
+            await asyncio.sleep(4)
+            proxy.restore()
+            refreshed = keeper.last_refresh
+            async with asyncio.timeout(15):
+                while keeper.last_refresh == refreshed:
+                    await asyncio.sleep(0.05)
+            assert not keeper.lost.is_set()
+            await keeper.stop()
+    finally:
+        proxy.close()
+    records = [r for r in caplog.records if r.name == "kubetask.store.lease"]
+    warnings = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    infos = [r.getMessage() for r in records if r.levelno == logging.INFO]
+    quiet = [r for r in records if r.levelno == logging.DEBUG and "keepalive failed" in r.getMessage()]
+    assert len(warnings) == 1 and "keepalive failed" in warnings[0], warnings
+    assert len(infos) == 1 and "keepalive works again" in infos[0], infos
+    assert quiet  # 4 s cut off with refreshes every 4 s and retries every 0.5 s at most

@@ -4,6 +4,7 @@ converges (the helper itself, a wait on tasks, a feed of task changes)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import urllib.request
 
 import pytest
@@ -12,6 +13,7 @@ from kubetask.client import AsyncClient
 from kubetask.etcd_process import EtcdProcess
 from kubetask.model import TaskState
 from kubetask.store import Event, Keyspace, ListWatch, RangeResult, Store
+from kubetask.store.watch import Watch
 from tests.faults.proxy import Proxy
 
 pytestmark = pytest.mark.etcd
@@ -132,3 +134,46 @@ async def test_wait_survives_a_compaction_of_the_history_it_follows(
     finally:
         proxy.close()
     assert [t.state for t in done] == [TaskState.CANCELLED]
+
+
+async def test_a_watch_cut_off_warns_once_and_says_when_it_resumed(
+        etcd: EtcdProcess, namespace: str, store: Store, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    """etcd unreachable for 3 s: one WARNING for the loss (the reconnects that fail meanwhile
+    at debug), one INFO when the watch is back, and no event missed."""
+    caplog.set_level(logging.DEBUG, logger="kubetask.store.watch")
+    proxy = Proxy(etcd.client_port)
+    key = f"/{namespace}/outage/"
+    seen: list[str] = []
+    try:
+        cut_off = Store([proxy.endpoint], timeout=2)
+        await cut_off.start()
+        watch = Watch(cut_off, key, start_revision=await store.revision() + 1)
+
+        async def follow() -> None:
+            async for batch in watch:
+                seen.extend(e.key for e in batch)
+        follower = asyncio.create_task(follow())
+        await store.put(f"{key}before", b"")
+
+        async def saw(n: int) -> bool:
+            return len(seen) >= n
+        await until(lambda: saw(1), "the first event")
+        proxy.cut()
+        await store.put(f"{key}during", b"")  # missed while cut off; delivered on resume
+        await asyncio.sleep(3)
+        proxy.restore()
+        await until(lambda: saw(2), "the event written during the outage", timeout=20)
+        watch.close()
+        await asyncio.wait_for(follower, 10)
+        await cut_off.stop()
+    finally:
+        proxy.close()
+    assert seen == [f"{key}before", f"{key}during"]
+    records = [r for r in caplog.records if r.name == "kubetask.store.watch"]
+    warnings = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    infos = [r.getMessage() for r in records if r.levelno == logging.INFO]
+    retries = [r for r in records if r.levelno == logging.DEBUG and "reconnect failed" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].startswith(f"watch on {key} lost ("), warnings
+    assert len(infos) == 1 and infos[0].startswith(f"watch on {key} resumed at revision "), infos
+    assert retries  # 3 s cut off: several tries, all quiet

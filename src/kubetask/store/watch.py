@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
               grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED)
+
+RECONNECT_CAP = 2.0  # seconds: the longest wait between reconnects of a lost watch
 
 
 class _StaleToken(Exception):
@@ -72,6 +75,8 @@ class Watch:
         self._closed = asyncio.Event()
         self._call: Any = None
         self.reconnects = 0
+        self._lost_at: float | None = None  # when the stream was lost, until etcd answers
+        self._failed_tries = 0
         # True while etcd has confirmed the watch and its stream has not failed since (for
         # a readiness check: a lost stream is being reconnected, events may be late).
         self.open = False
@@ -121,17 +126,17 @@ class Watch:
             delay = 0.0
             try:
                 async for response in call:
-                    self.open = True
+                    self._opened()
                     batch = self._batch(response)
                     if batch:
                         backoff = None
                         yield batch
             except (Compacted, _StaleToken) as exc:
                 call.cancel()
-                backoff = backoff or Backoff(first=0.1, cap=2.0)
+                backoff = backoff or Backoff(first=0.1, cap=RECONNECT_CAP)
                 delay = await self._restart(exc, backoff)
             except grpc.aio.AioRpcError as exc:
-                backoff = backoff or Backoff(first=0.1, cap=2.0)
+                backoff = backoff or Backoff(first=0.1, cap=RECONNECT_CAP)
                 delay = self._lost(exc, backoff)
             except asyncio.CancelledError:
                 if not self._closed_meanwhile():
@@ -169,6 +174,26 @@ class Watch:
             raise StoreError(f"watch on {self._key} failed: {exc.details()}") from exc
         self.reconnects += 1
         delay = backoff.next()
-        log.warning("watch on %s lost (%s); resuming from revision %d in %.1fs",
-                    self._key, exc.code().name, self.next_revision, delay)
+        if self._lost_at is None:
+            # Once per outage: the reconnects that follow are at debug, and the resume says
+            # how long it took (an etcd away for 20 s made 20 warnings per watch before).
+            self._lost_at = time.monotonic()
+            self._failed_tries = 0
+            log.warning("watch on %s lost (%s); resuming from revision %d, retrying every "
+                        "%gs at most", self._key, exc.code().name, self.next_revision,
+                        RECONNECT_CAP)
+        else:
+            self._failed_tries += 1
+            log.debug("watch on %s: reconnect failed (%s); next try in %.1fs", self._key,
+                      exc.code().name, delay)
         return delay
+
+    def _opened(self) -> None:
+        """etcd answered on the stream: it is open (again)."""
+        self.open = True
+        if self._lost_at is None:
+            return
+        log.info("watch on %s resumed at revision %d after %.1fs (%d failed reconnects)",
+                 self._key, self.next_revision, time.monotonic() - self._lost_at,
+                 self._failed_tries)
+        self._lost_at = None
