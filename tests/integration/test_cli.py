@@ -80,6 +80,11 @@ def test_seed_commands_run_tasks_end_to_end(tmp_path: Path, cli_env: dict[str, s
         assert w["memory_percent"] > 0  # the worker process's own reading (psutil)
     text = run_cli(["stats"], cli_env).stdout
     assert "QUEUE" in text and "worker-1" in text
+    # A queue name never used (a typo) is an error naming the queues there, not zeros.
+    typo = run_cli(["stats", "--queue", "defualt"], cli_env)
+    assert typo.returncode == 1 and typo.stdout == "", typo
+    assert "no queue 'defualt' in namespace" in typo.stderr
+    assert "(queues there: default)" in typo.stderr
 
 
 def test_wait_exits_nonzero_when_a_task_ends_dead(tmp_path: Path, cli_env: dict[str, str],
