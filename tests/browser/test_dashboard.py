@@ -20,6 +20,7 @@ from kubetask.client import AsyncClient, TaskSpec
 from kubetask.etcd_process import free_port
 from kubetask.model import TaskState
 from tests.harness import InProcessSystem, Proc
+from tests.integration.test_prefetch import busy_worker_with_prefetched
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -402,6 +403,20 @@ async def test_a_draining_workers_free_slots_are_not_counted(
     # worker-b takes nothing more: 2 slots can take work, not 4.
     await expect(sub).to_have_text("2 workers (1 draining) \u00b7 0 of 2 slots busy",
                                    timeout=TIMEOUT)
+
+
+async def test_prefetched_tasks_are_not_drawn_as_busy_slots(
+        page: async_api.Page, client: AsyncClient, system: InProcessSystem) -> None:
+    """One slot runs a long task and 2 tasks wait for it, prefetched: the card says 1 of 1
+    slot busy and +2, not "3 / 1", and the header counts 1 busy slot of 1."""
+    await busy_worker_with_prefetched(system, client, prefetched=2, prefetch=2,
+                                      prefetch_hold=30.0)
+    meter = page.locator("[data-worker=busy] [data-meter=slots]")
+    await expect(meter.locator(".v")).to_have_text("1 / 1 +2", timeout=TIMEOUT)
+    await expect(meter).to_have_attribute("title", re.compile(r"^1 of 1 slots busy; 2 more "
+                                                              r"assigned, prefetched"))
+    await expect(page.locator("#workers-sub")).to_have_text("1 worker \u00b7 1 of 1 slots busy",
+                                                            timeout=TIMEOUT)
 
 
 async def test_a_tasks_attempts_name_the_retry_budget_that_applies(

@@ -13,6 +13,7 @@ import pytest
 
 import kubetask
 from kubetask import Task, TaskContext
+from kubetask.cli.stats import render
 from kubetask.client import AsyncClient, TaskSpec
 from kubetask.model import TaskState
 from kubetask.worker import WorkerSettings
@@ -105,6 +106,14 @@ async def test_prefetched_tasks_are_assigned_to_their_worker_everywhere(
     (stats,) = await client.stats("default")
     assert (counts.running, counts.pending) == (3, 0)  # assigned counts as running
     assert [(w.info.id, w.running, w.info.prefetch) for w in stats.workers] == [("busy", 3, 2)]
+    # Shown as 1 of 1 slot busy and 2 prefetched (of the 2 it takes), not "3/1"; the queue's
+    # RUNNING (3) is their sum.
+    (data,) = [q.to_dict() for q in await client.stats("default")]
+    (worker,) = data["worker_stats"]
+    assert (worker["busy_slots"], worker["prefetched"], worker["prefetch"]) == (1, 2, 2)
+    (row,) = [line.split() for line in render([data]).splitlines()
+              if line.startswith("default") and "busy" in line]
+    assert row[3:5] == ["1/1", "2/2"], row
     # The scheduler counts them as held too: capacity 1 + prefetch 2 is full, so a fourth
     # task is not assigned while the others wait.
     extra = await client.submit("echo", {"duration": 0})

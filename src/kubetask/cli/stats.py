@@ -63,15 +63,19 @@ def render(data: list[dict[str, Any]]) -> str:
                    q["leader"] or "-"] for q in data])]
     out += [f"{q['queue']}: {q['orphaned']} running tasks of workers that left (handed back "
             "by the scheduler shortly)" for q in data if q.get("orphaned")]
-    rows = [[q["queue"], w["id"], w["state"], f"{w['running']}/{w['capacity']}", w["weight"],
+    rows = [[q["queue"], w["id"], w["state"], f"{w['busy_slots']}/{w['capacity']}",
+             f"{w['prefetched']}/{w['prefetch']}", w["weight"],
              f"{w['cpu_percent']:.1f}", f"{w['memory_percent']:.1f}", w["succeeded"],
              w["failed_attempts"], age(w["counted_since"]), age(w["last_heartbeat"])]
             for q in data for w in q["worker_stats"]]
     if rows:
-        out += ["", table(["QUEUE", "WORKER", "STATE", "RUNNING", "WEIGHT", "CPU%", "MEM%",
+        out += ["", table(["QUEUE", "WORKER", "STATE", "RUNNING", "PREFETCHED", "WEIGHT",
+                           "CPU%", "MEM%",
                            "SUCCEEDED", "FAILED ATTEMPTS", "SINCE", "HEARTBEAT"], rows)]
     out += ["", f"One snapshot, at etcd revision {data[0]['revision']}. Queue counts cover the "
             "stored tasks (finished ones are kept for the retention period);",
             "a worker's SUCCEEDED and FAILED ATTEMPTS count since it started (SINCE ago); "
-            "RUNNING: assigned to it or running."]
+            "RUNNING: of its slots;",
+            "PREFETCHED: assigned to it beyond its slots, waiting for one / how many it takes "
+            "now. A queue's RUNNING counts both (assigned or running)."]
     return "\n".join(out)

@@ -32,6 +32,11 @@ class WorkerStats:
             "state": w.state.value,
             "running": self.running,
             "capacity": w.capacity,
+            # Of those, in its slots (it never runs more) and prefetched beyond them,
+            # waiting for a slot; and the prefetch it takes now (0 while paused, draining).
+            "busy_slots": min(self.running, w.capacity),
+            "prefetched": max(self.running - w.capacity, 0),
+            "prefetch": w.prefetch,
             "weight": w.weight,
             "cpu_percent": w.cpu_percent,
             "memory_percent": w.memory_percent,

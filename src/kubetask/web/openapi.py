@@ -144,6 +144,15 @@ SCHEMAS: dict[str, Schema] = {
                                                           "it (the queue's assignments, at "
                                                           "the snapshot's revision)."},
             "capacity": {"type": "integer"},
+            "busy_slots": {"type": "integer", "description": "Of `running`, those in its "
+                                                             "slots (at most `capacity`)."},
+            "prefetched": {"type": "integer", "description": "Of `running`, those beyond its "
+                                                             "slots: prefetched, waiting for "
+                                                             "a slot."},
+            "prefetch": {"type": "integer", "description": "Tasks it takes beyond its free "
+                                                           "slots now (0 while paused or "
+                                                           "draining), as of its last "
+                                                           "heartbeat."},
             "weight": {"type": "integer"}, "cpu_percent": {"type": "number"},
             "memory_percent": {"type": "number"},
             "succeeded": {"type": "integer", "description": "Tasks it ended succeeded, since "

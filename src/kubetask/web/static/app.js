@@ -203,14 +203,14 @@ function syncQueueChoices(names) {
 
 // A load bar. Busy slots are the point of a worker, not a fault: a full slot bar keeps a
 // calm colour; only memory near its limit turns amber, then red.
-function meter(label, fraction, text, alarm = false) {
+function meter(label, fraction, text, alarm = false, title = "") {
   const fill = el("span");
   const f = Math.max(0, Math.min(1, fraction || 0));
   fill.style.width = `${(f * 100).toFixed(1)}%`;
   if (alarm && f >= 0.95) fill.className = "full";
   else if (alarm && f >= 0.8) fill.className = "hot";
   else if (f >= 0.999) fill.className = "busy";
-  return el("div", { class: "meter", "data-meter": label.toLowerCase() },
+  return el("div", { class: "meter", "data-meter": label.toLowerCase(), title },
     el("span", {}, label), el("div", { class: "bar" }, fill), el("span", { class: "v" }, text));
 }
 
@@ -226,7 +226,10 @@ function workerCard(w) {
       el("span", { class: "name", title: `${w.id} on ${w.hostname || "?"} (pid ${w.pid || "?"})` }, w.id),
       el("span", { class: "chip" }, w.queue), badge(w.state)),
     el("div", { class: "meters" },
-      meter("Slots", w.capacity ? w.running / w.capacity : 0, `${w.running} / ${w.capacity}`),
+      meter("Slots", w.capacity ? w.busy_slots / w.capacity : 0,
+        `${w.busy_slots} / ${w.capacity}` + (w.prefetched ? ` +${w.prefetched}` : ""), false,
+        `${w.busy_slots} of ${w.capacity} slots busy; ${w.prefetched} more assigned, ` +
+        `prefetched, waiting for a slot (it takes ${w.prefetch} now)`),
       meter("CPU", (w.cpu_percent || 0) / 100, `${(w.cpu_percent || 0).toFixed(0)} %`),
       meter("Memory", (w.memory_percent || 0) / 100, `${(w.memory_percent || 0).toFixed(0)} %`, true)),
     el("div", { class: "figures" },
@@ -245,8 +248,8 @@ function renderWorkers(queues) {
   $("#workers-empty").hidden = workers.length > 0;
   // A draining worker takes no more tasks: only the slots its running tasks hold count.
   const draining = workers.filter((w) => w.state === "draining").length;
-  const slots = workers.reduce((a, w) => a + (w.state === "draining" ? w.running : w.capacity), 0);
-  const busy = workers.reduce((a, w) => a + w.running, 0);
+  const slots = workers.reduce((a, w) => a + (w.state === "draining" ? w.busy_slots : w.capacity), 0);
+  const busy = workers.reduce((a, w) => a + w.busy_slots, 0);
   const count = `${workers.length} worker${workers.length > 1 ? "s" : ""}` +
     (draining ? ` (${draining} draining)` : "");
   $("#workers-sub").textContent = workers.length ? `${count} · ${busy} of ${slots} slots busy` : "";
