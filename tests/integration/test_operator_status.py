@@ -15,6 +15,7 @@ from kubetask.errors import TaskNotFound, ValidationError
 from kubetask.etcd_process import EtcdProcess, free_port
 from kubetask.model import TaskState
 from kubetask.operator import mapping
+from kubetask.operator.autoscaler import Autoscalers
 from kubetask.operator.tasks import NamespaceTasks
 from kubetask.store import Keyspace, Store
 
@@ -207,3 +208,34 @@ async def test_get_by_key_finds_a_task_by_its_idempotency_key_in_its_queue(
         await client.get_by_key("k-1", queue="q2")
     with pytest.raises(ValidationError):
         await client.get_by_key("k-1", queue="no such queue")
+
+
+async def test_the_autoscaler_says_once_that_etcd_is_unreachable_and_when_it_is_back(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Its tick comes every few seconds: while etcd is down, one WARNING, the other ticks at
+    debug; the first decision after says at INFO that etcd is back."""
+    own = EtcdProcess(tmp_path / "etcd", free_port(), free_port(), name="scale-etcd")
+    own.start()
+    scaling = Autoscalers(lambda: None, settle_seconds=0)  # type: ignore[arg-type,return-value]
+    queue = {"metadata": {"name": "q", "namespace": "ns", "uid": "uid-q"},
+             "spec": {"scaling": {"enabled": False}}, "status": {}}
+    client = AsyncClient(own.endpoint, namespace="scale", timeout=1)
+    await client.start()
+    try:
+        await client.submit("echo", queue="q")
+        own.stop()
+        with caplog.at_level(logging.DEBUG, logger="kubetask.operator.autoscaler"):
+            for _ in range(3):
+                assert await scaling.reconcile(client, queue) == ({}, None)
+            own.start()
+            status, _ = await scaling.reconcile(client, queue)
+    finally:
+        await client.close()
+        own.stop()
+    said = [(r.levelno, r.getMessage()) for r in caplog.records
+            if r.name == "kubetask.operator.autoscaler"]
+    assert [level for level, _ in said] == [logging.WARNING, logging.DEBUG, logging.DEBUG,
+                                            logging.INFO], said
+    assert said[0][1].startswith("queue ns/q: no scale decision, etcd unreachable: ")
+    assert said[3][1].startswith("queue ns/q: etcd reachable again after ")
+    assert status  # the decision was made

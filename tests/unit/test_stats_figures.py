@@ -42,6 +42,7 @@ def test_id_floor_bounds_the_ids_created_from_then_on() -> None:
 
 def queue_stats(**overrides: object) -> dict[str, object]:
     worker = {"id": "w1", "state": "active", "running": 1, "capacity": 2, "weight": 1,
+              "busy_slots": 1, "prefetched": 0, "prefetch": 8,
               "cpu_percent": 1.0, "memory_percent": 2.0, "succeeded": 5,
               "failed_attempts": 2, "counted_since": 1.0, "last_heartbeat": 2.0}
     return {"queue": "q", "revision": 42, "total": 9, "pending": 1, "running": 1,

@@ -86,4 +86,4 @@ async def test_a_failing_step_warns_once_per_cause_and_logs_its_recovery(
     assert "too many" in warnings[0] and "other" in warnings[1]
     infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     assert infos == ["janitor of q: expiry works again after 4 failed passes"]
-    assert step.cause is None and step.failures == 0
+    assert step.trouble.cause is None and step.trouble.failures == 0

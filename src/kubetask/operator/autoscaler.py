@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubetask.client import AsyncClient
@@ -30,6 +30,7 @@ from kubetask.operator.scaling import (
     ScalingPolicy,
     idlest,
 )
+from kubetask.trouble import Trouble
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class QueueScaling:
     last_scale_time: str | None = None
     last_reason: str | None = None
     decision: Decision | None = None
+    etcd: Trouble = field(default_factory=Trouble)  # etcd unreachable, tick after tick
 
 
 class Autoscalers:
@@ -104,9 +106,15 @@ class Autoscalers:
         try:
             found = await client.stats(name)
         except KubetaskError as exc:
-            log.warning("queue %s/%s: no scale decision, etcd unreachable: %s", namespace,
-                        name, exc)
+            # Once per outage (the tick repeats every few seconds), then at debug.
+            log.log(state.etcd.failed("unreachable"), "queue %s/%s: no scale decision, etcd "
+                    "unreachable: %s (repeats of this are logged at debug level)", namespace,
+                    name, exc)
             return {}, None
+        recovery = state.etcd.recovered()
+        if recovery is not None:
+            log.info("queue %s/%s: etcd reachable again after %.0fs; scale decisions resume",
+                     namespace, name, recovery.seconds)
         stats = found[0] if found else None
         try:
             decision = await self._decide(client, body, policy, state, stats)

@@ -27,6 +27,7 @@ from kubetask.operator import mapping
 from kubetask.operator.hooks import NoHooks, OperatorHooks
 from kubetask.operator.kube import KubeApi, NotFound
 from kubetask.supervisor import RestartPolicy, Restarts, describe
+from kubetask.trouble import Trouble
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class NamespaceTasks:
         self.on_failure = on_failure or (lambda failure: None)
         self.feed_restarts = Restarts(f"change feed of namespace {namespace}", feed_restarts)
         self.failure: ServiceFailed | None = None
-        self._feed_cause: str | None = None  # of the store failures in a row
+        self._feed_trouble = Trouble()  # the feed failing, until it works again
         self.queues: set[str] = set()  # TaskQueues that exist here
         self._kube = kube
         self._linger = linger
@@ -198,9 +199,8 @@ class NamespaceTasks:
             self._feed = await self.client.task_changes(resync=self._on_resync)
             self.hooks.feed_restarted(self.namespace)
             self._on_resync()
-            if self._feed_cause is not None:
+            if self._feed_trouble.recovered() is not None:
                 log.info("the change feed of namespace %s works again", self.namespace)
-                self._feed_cause = None
         try:
             async for tasks in self._feed:
                 for task in tasks:
@@ -217,13 +217,13 @@ class NamespaceTasks:
         if not restarts.policy.restartable(exc):
             return restarts.failed(exc)  # a bug: logged with its traceback, or gives up
         delay = restarts.backoff.next()
-        if describe(exc) != self._feed_cause:
-            self._feed_cause = describe(exc)
+        cause = describe(exc)
+        if self._feed_trouble.failed(cause) == logging.WARNING:
             log.warning("the change feed of namespace %s failed: %s; reopening it (repeats "
-                        "of this are logged at debug level)", self.namespace, self._feed_cause)
+                        "of this are logged at debug level)", self.namespace, cause)
         else:
             log.debug("the change feed of namespace %s failed again: %s", self.namespace,
-                      self._feed_cause)
+                      cause)
         return delay
 
     async def _read_all(self) -> None:

@@ -22,6 +22,7 @@ from kubetask.errors import StoreError
 from kubetask.queue.retention import Retention
 from kubetask.scheduler.settings import SchedulerSettings
 from kubetask.store import Compare, Keyspace, Store
+from kubetask.trouble import Trouble
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,7 @@ class Step:
     def __init__(self, queue: str, name: str) -> None:
         self.queue = queue
         self.name = name
-        self.cause: str | None = None  # of the failures in a row, None when it works
-        self.failures = 0
+        self.trouble = Trouble()
 
     async def run(self, step: Callable[[], Awaitable[None]]) -> bool:
         """Run `step`; a StoreError is logged (a warning when its cause is new), never
@@ -41,19 +41,17 @@ class Step:
         try:
             await step()
         except StoreError as exc:
-            self.failures += 1
-            if str(exc) != self.cause:
-                self.cause = str(exc)
+            if self.trouble.failed(str(exc)) == logging.WARNING:
                 log.warning("janitor of %s: %s failed: %s (repeats of this are logged at "
                             "debug level)", self.queue, self.name, exc)
             else:
                 log.debug("janitor of %s: %s failed again (%d in a row): %s", self.queue,
-                          self.name, self.failures, exc)
+                          self.name, self.trouble.failures, exc)
             return False
-        if self.cause is not None:
+        recovery = self.trouble.recovered()
+        if recovery is not None:
             log.info("janitor of %s: %s works again after %d failed passes", self.queue,
-                     self.name, self.failures)
-            self.cause, self.failures = None, 0
+                     self.name, recovery.failures)
         return True
 
 

@@ -15,6 +15,7 @@ from etcd3aio import _protobuf as pb
 from kubetask.errors import StoreError
 from kubetask.model.backoff import Backoff
 from kubetask.store.client import Store
+from kubetask.trouble import Trouble
 from kubetask.wakeup import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class LeaseKeeper:
         # Retries stay well within the TTL: the lease must be refreshed before it expires.
         cap = min(0.5, interval / 2)
         backoff = Backoff(first=min(0.1, cap), cap=cap)
-        failures = 0  # keepalive tries failed since the last refresh
+        trouble = Trouble()  # keepalive tries failed since the last refresh
         while not self.lost.is_set():
             metadata = await self._store.call_metadata()  # the auth token, if any
             call: Any = self._store.lease_stub.LeaseKeepAlive(metadata=metadata)
@@ -90,10 +91,11 @@ class LeaseKeeper:
                         self._mark_lost("etcd reports it expired")
                         return
                     self.last_refresh = time.monotonic()
-                    if failures:
-                        log.info("%s %x: keepalive works again (after %d failed tries)",
-                                 self.name, self.id, failures)
-                        failures = 0
+                    recovery = trouble.recovered()
+                    if recovery is not None:
+                        log.info("%s %x: keepalive works again after %.1fs (%d failed "
+                                 "tries)", self.name, self.id, recovery.seconds,
+                                 recovery.failures)
                     backoff.reset()
                     await asyncio.sleep(interval)
             except (grpc.aio.AioRpcError, ConnectionError, TimeoutError,
@@ -103,8 +105,7 @@ class LeaseKeeper:
                     self._mark_lost(f"no refresh for {silent:.1f}s (> TTL {self.ttl}s)")
                     return
                 delay = backoff.next()
-                failures += 1  # the first at warning, the retries that follow at debug
-                log.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                log.log(trouble.failed("keepalive"),  # once per outage, whatever the error
                         "%s %x: keepalive failed (%s); retrying in %.2fs (the lease expires "
                         "%.1fs after its last refresh)", self.name, self.id,
                         type(exc).__name__, delay, self.ttl)

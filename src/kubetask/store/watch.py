@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from kubetask.model.backoff import Backoff
 from kubetask.store.client import Store
 from kubetask.store.keys import prefix_end
 from kubetask.store.ops import KeyValue, decode_kv
+from kubetask.trouble import Trouble
 from kubetask.wakeup import wait_until_set
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,7 @@ class Watch:
         self._closed = asyncio.Event()
         self._call: Any = None
         self.reconnects = 0
-        self._lost_at: float | None = None  # when the stream was lost, until etcd answers
-        self._failed_tries = 0
+        self._trouble = Trouble()  # the stream lost, until etcd answers again
         # True while etcd has confirmed the watch and its stream has not failed since (for
         # a readiness check: a lost stream is being reconnected, events may be late).
         self.open = False
@@ -174,16 +173,13 @@ class Watch:
             raise StoreError(f"watch on {self._key} failed: {exc.details()}") from exc
         self.reconnects += 1
         delay = backoff.next()
-        if self._lost_at is None:
-            # Once per outage: the reconnects that follow are at debug, and the resume says
-            # how long it took (an etcd away for 20 s made 20 warnings per watch before).
-            self._lost_at = time.monotonic()
-            self._failed_tries = 0
+        # Once per outage: the reconnects that follow are at debug, and the resume says how
+        # long it took (an etcd away for 20 s made 20 warnings per watch before).
+        if self._trouble.failed("lost") == logging.WARNING:  # whatever the code
             log.warning("watch on %s lost (%s); resuming from revision %d, retrying every "
                         "%gs at most", self._key, exc.code().name, self.next_revision,
                         RECONNECT_CAP)
         else:
-            self._failed_tries += 1
             log.debug("watch on %s: reconnect failed (%s); next try in %.1fs", self._key,
                       exc.code().name, delay)
         return delay
@@ -191,9 +187,7 @@ class Watch:
     def _opened(self) -> None:
         """etcd answered on the stream: it is open (again)."""
         self.open = True
-        if self._lost_at is None:
-            return
-        log.info("watch on %s resumed at revision %d after %.1fs (%d failed reconnects)",
-                 self._key, self.next_revision, time.monotonic() - self._lost_at,
-                 self._failed_tries)
-        self._lost_at = None
+        recovery = self._trouble.recovered()
+        if recovery is not None:
+            log.info("watch on %s resumed at revision %d after %.1fs (%d failed tries)",
+                     self._key, self.next_revision, recovery.seconds, recovery.failures)
