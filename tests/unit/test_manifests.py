@@ -13,6 +13,7 @@ from kubetask.model.validation import (
     MAX_BACKOFF_SECONDS,
     MAX_NAME_LENGTH,
     MAX_PREFETCH,
+    MAX_PREFETCH_HOLD_SECONDS,
     MAX_RETRIES,
     MAX_TIMEOUT_SECONDS,
     NAME_RE,
@@ -178,6 +179,9 @@ def test_bounds_match_the_engine() -> None:
     assert (worker["weight"]["minimum"], worker["weight"]["maximum"]) == (1, 1000)
     assert (worker["prefetch"]["minimum"], worker["prefetch"]["maximum"]) == (
         0, MAX_PREFETCH)  # validate_prefetch
+    hold = worker["prefetchHoldSeconds"]  # validate_prefetch_hold: (0, a minute]
+    assert (hold["minimum"], hold["exclusiveMinimum"], hold["maximum"]) == (
+        0, True, MAX_PREFETCH_HOLD_SECONDS)
     shutdown = worker["shutdownTimeoutSeconds"]
     assert (shutdown["minimum"], shutdown["maximum"]) == (0, 3600)
 

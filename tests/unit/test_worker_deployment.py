@@ -31,6 +31,12 @@ def test_spec_worker_prefetch_becomes_the_prefetch_flag_and_unset_leaves_the_def
     assert "--prefetch" not in container(worker={"maxConcurrent": 8})["args"]
 
 
+def test_spec_worker_prefetch_hold_becomes_the_hold_flag_and_unset_leaves_the_default() -> None:
+    args = container(worker={"prefetchHoldSeconds": 0.25})["args"]
+    assert args[args.index("--prefetch-hold") + 1] == "0.25"
+    assert "--prefetch-hold" not in container(worker={})["args"]
+
+
 def test_liveness_asks_for_the_loop_and_readiness_for_the_registration() -> None:
     found = container()
     live, ready = found["livenessProbe"], found["readinessProbe"]

@@ -61,6 +61,8 @@ def worker_deployment(body: Mapping[str, Any], *, etcd_endpoints: str,
             "--health-host", "0.0.0.0", "--health-port", str(HEALTH_PORT)]
     if worker.get("prefetch") is not None:
         args += ["--prefetch", str(worker["prefetch"])]
+    if worker.get("prefetchHoldSeconds") is not None:
+        args += ["--prefetch-hold", f"{float(worker['prefetchHoldSeconds']):g}"]
     for module in worker.get("imports") or []:
         args += ["--import", module]
     env = [{"name": "KUBETASK_NODE_ID",
