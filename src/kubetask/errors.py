@@ -55,6 +55,10 @@ class AmbiguousTaskId(ValidationError):
         self.candidates = candidates
 
 
+class QueueNotFound(KubetaskError, LookupError):
+    """No queue of that name in the namespace: no task, worker or settings ever named it."""
+
+
 class WorkerNotFound(KubetaskError, LookupError):
     """No worker with that id is registered on the queue (it left, or never came)."""
 

@@ -395,6 +395,17 @@ async def test_bad_stats_query_is_400(base: str, http: aiohttp.ClientSession) ->
     assert (await call(http, "GET", f"{base}/api/v1/stats?q=1"))[0] == 400
 
 
+async def test_stats_of_a_queue_never_used_is_404_not_zeros(
+        base: str, http: aiohttp.ClientSession, client: AsyncClient) -> None:
+    await client.submit("echo", queue="real")
+    status, answer = await call(http, "GET", f"{base}/api/v1/stats?queue=rael")
+    assert status == 404, answer
+    assert answer["error"].startswith("no queue 'rael' in namespace ")
+    assert "(queues there: real)" in answer["error"]
+    status, answer = await call(http, "GET", f"{base}/api/v1/stats?queue=real")
+    assert status == 200 and answer["queues"][0]["pending"] == 1
+
+
 @pytest.mark.parametrize("route", ["", "/cancel", "/retry"])
 async def test_unknown_task_is_404_and_a_key_breaking_id_is_400(
         base: str, http: aiohttp.ClientSession, route: str) -> None:

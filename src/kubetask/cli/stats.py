@@ -28,11 +28,7 @@ def stats(etcd_endpoints: str, namespace: str, queue: str | None, as_json: bool,
     async def once(c: AsyncClient) -> None:
         data = [s.to_dict() for s in await c.stats(queue)]
         if queue is not None and not any(q["total"] or q["workers"] for q in data):
-            known = await c.queues()
-            if queue not in known:  # zeros for a name that was never used would mislead
-                raise click.ClickException(
-                    f"no queue {queue!r} in namespace {namespace!r} (queues there: "
-                    f"{', '.join(known) or 'none yet'}); check --queue and --namespace")
+            await c.require_queue(queue)  # zeros for a name never used (a typo) would mislead
         if as_json:
             click.echo(dumps(data[0] if queue is not None and data else data))
         else:

@@ -11,7 +11,7 @@ from typing import Any
 from kubetask.client.feed import TaskFeed, until_terminal
 from kubetask.client.spec import TaskSpec
 from kubetask.client.stats import QueueStats, Throughput, history_window, throughput_of
-from kubetask.errors import AmbiguousTaskId, TaskNotFound, ValidationError
+from kubetask.errors import AmbiguousTaskId, QueueNotFound, TaskNotFound, ValidationError
 from kubetask.model import (
     HISTORY_BUCKET_SECONDS,
     HISTORY_BUCKETS,
@@ -181,6 +181,15 @@ class AsyncClient(Lifecycle):
 
     async def queues(self) -> builtins.list[str]:
         return await self._reader.queues()
+
+    async def require_queue(self, queue: str) -> None:
+        """QueueNotFound unless a task, a worker or settings ever named `queue` here (for
+        callers that would otherwise show zeros for a typo)."""
+        known = await self._reader.queues()
+        if validate_name("queue", queue) not in known:
+            raise QueueNotFound(f"no queue {queue!r} in namespace {self.namespace!r} "
+                                f"(queues there: {', '.join(known) or 'none yet'}); check "
+                                "the queue name and the namespace")
 
     async def workers(self, queue: str) -> builtins.list[WorkerInfo]:
         """The workers registered on `queue`, with their load as of their last heartbeat."""

@@ -11,6 +11,7 @@ from aiohttp.typedefs import Handler
 
 from kubetask.errors import (
     KubetaskError,
+    QueueNotFound,
     StoreUnavailable,
     TaskNotFound,
     TaskStateError,
@@ -32,7 +33,7 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'se
 def _status_of(exc: KubetaskError) -> int:
     if isinstance(exc, ValidationError):
         return 400
-    if isinstance(exc, TaskNotFound):
+    if isinstance(exc, TaskNotFound | QueueNotFound):
         return 404
     if isinstance(exc, TaskStateError):
         return 409

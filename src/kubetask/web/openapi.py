@@ -374,7 +374,10 @@ def _other_paths() -> dict[str, Schema]:
             "parameters": [_query("queue", {"type": "string"}, "Only this queue.")],
             "responses": {"200": _json(_ref("Stats"), "Exact counts, every queue read at "
                                                       "one etcd revision."),
-                          "400": BAD_INPUT, "503": UNAVAILABLE}}},
+                          "400": BAD_INPUT, "404": _error("No queue of that name: no "
+                                                          "task, worker or settings ever "
+                                                          "named it."),
+                          "503": UNAVAILABLE}}},
         "/api/v1/throughput": {"get": {
             "operationId": "getThroughput",
             "summary": "Recent throughput (what the dashboard's chart starts from)",
@@ -382,7 +385,8 @@ def _other_paths() -> dict[str, Schema]:
                           "400": BAD_INPUT, "503": UNAVAILABLE}}},
         "/api/v1/queues": {"get": {
             "operationId": "listQueues", "summary": "Queue names",
-            "responses": {"200": _json(_ref("Queues"), "Queues that ever had a task."),
+            "responses": {"200": _json(_ref("Queues"), "Queues that ever had a task, a "
+                                                        "worker or settings."),
                           "503": UNAVAILABLE}}},
         "/api/v1/queues/{queue}/config": {
             "parameters": [{"name": "queue", "in": "path", "required": True,
