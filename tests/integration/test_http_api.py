@@ -406,6 +406,16 @@ async def test_stats_of_a_queue_never_used_is_404_not_zeros(
     assert status == 200 and answer["queues"][0]["pending"] == 1
 
 
+async def test_stats_of_a_queue_a_scheduler_leads_is_there_before_any_task(
+        base: str, http: aiohttp.ClientSession, system: InProcessSystem) -> None:
+    """A scheduler just started (no worker, no task yet): its queue is known, with zeros."""
+    first = await system.scheduler(queue="fresh")
+    await asyncio.wait_for(first.leading.wait(), 10)
+    status, answer = await call(http, "GET", f"{base}/api/v1/stats?queue=fresh")
+    assert status == 200, answer
+    assert (answer["queues"][0]["total"], answer["queues"][0]["leader"]) == (0, "s0")
+
+
 @pytest.mark.parametrize("route", ["", "/cancel", "/retry"])
 async def test_unknown_task_is_404_and_a_key_breaking_id_is_400(
         base: str, http: aiohttp.ClientSession, route: str) -> None:

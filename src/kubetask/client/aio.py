@@ -183,10 +183,10 @@ class AsyncClient(Lifecycle):
         return await self._reader.queues()
 
     async def require_queue(self, queue: str) -> None:
-        """QueueNotFound unless a task, a worker or settings ever named `queue` here (for
-        callers that would otherwise show zeros for a typo)."""
+        """QueueNotFound unless a task, a worker or settings ever named `queue` here, or a
+        scheduler leads it (for callers that would otherwise show zeros for a typo)."""
         known = await self._reader.queues()
-        if validate_name("queue", queue) not in known:
+        if validate_name("queue", queue) not in known and await self.leader(queue) is None:
             raise QueueNotFound(f"no queue {queue!r} in namespace {self.namespace!r} "
                                 f"(queues there: {', '.join(known) or 'none yet'}); check "
                                 "the queue name and the namespace")
