@@ -73,9 +73,7 @@ class PrefetchAdvert:
 
     def _resize(self) -> bool:
         """Shrink the level at once when fewer fit; grow it when twice as many fit."""
-        fits = self.fits()
-        if fits >= self.level and fits < 2 * self.level and self.level < self.prefetch:
-            return False
+        fits = self.fits()  # a power of two below it: [level, 2 * level) keeps the level
         level = self.prefetch if fits >= self.prefetch else 1 << (fits.bit_length() - 1)
         if level == self.level:
             return False
