@@ -26,9 +26,7 @@ def stats(etcd_endpoints: str, namespace: str, queue: str | None, as_json: bool,
     """Show statistics of queues and workers."""
 
     async def once(c: AsyncClient) -> None:
-        data = [s.to_dict() for s in await c.stats(queue)]
-        if queue is not None and not any(q["total"] or q["workers"] for q in data):
-            await c.require_queue(queue)  # zeros for a name never used (a typo) would mislead
+        data = [s.to_dict() for s in await c.stats(queue, known=True)]
         if as_json:
             click.echo(dumps(data[0] if queue is not None and data else data))
         else:

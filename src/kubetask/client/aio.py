@@ -199,11 +199,16 @@ class AsyncClient(Lifecycle):
         """The node id of the scheduler leading `queue` (None while none does)."""
         return await self._reader.leader(validate_name("queue", queue))
 
-    async def stats(self, queue: str | None = None) -> builtins.list[QueueStats]:
-        """Each queue's figures (or `queue`'s), all read at one etcd revision."""
+    async def stats(self, queue: str | None = None, *,
+                    known: bool = False) -> builtins.list[QueueStats]:
+        """Each queue's figures (or `queue`'s), all read at one etcd revision. `known`:
+        QueueNotFound for a `queue` nothing ever named (a typo), instead of zeros."""
         snapshots = await SnapshotReader(self._store, self._keys).read(
             None if queue is None else [validate_name("queue", queue)])
-        return [QueueStats.of(s) for s in snapshots]
+        stats = [QueueStats.of(s) for s in snapshots]
+        if known and queue is not None and not any(s.counts.total or s.workers for s in stats):
+            await self.require_queue(queue)
+        return stats
 
     async def throughput(self) -> Throughput:
         """Tasks submitted, succeeded and failed attempts per 5 s over the last 2 minutes."""

@@ -116,10 +116,7 @@ async def stats(request: web.Request) -> web.Response:
     if queue is not None:
         validate_name("queue", queue)
     client = request.app[CLIENT]
-    stats = await client.stats(queue)
-    if queue is not None and not any(q.counts.total or q.workers for q in stats):
-        await client.require_queue(queue)  # 404 for a name never used, not zeros
-    return json_response(stats_body(client.namespace, stats))
+    return json_response(stats_body(client.namespace, await client.stats(queue, known=True)))
 
 
 @routes.get("/api/v1/throughput")
